@@ -1,0 +1,1 @@
+"""The embedded development stack: Postgres and a Kafka-protocol broker, no Docker."""

@@ -1,0 +1,304 @@
+"""Exactly-once folding of a Kafka topic into Postgres.
+
+Protocol
+--------
+Kafka offsets are *not* the source of truth. For every (group, topic, partition) the next
+offset to fold lives in a Postgres table of the consuming service, and it is advanced in
+the same transaction as the state the batch produced:
+
+1. `getmany` returns a bounded batch. Records below the offset we believe is stored are
+   dropped (they were folded already).
+2. One transaction: the handler folds the batch (its own permanent dedup by event id makes a
+   replayed event a no-op), then for each partition
+   `UPDATE offsets SET next_offset = last+1 WHERE ... AND next_offset = believed`.
+   That compare-and-set fails when another member of the group has advanced the partition
+   since we loaded it (we lost it in a rebalance while the batch was in flight): the whole
+   transaction rolls back, and we reload and seek. A consumer that lost its partitions can
+   therefore never commit over the new owner.
+3. After the commit, the offsets are also committed to Kafka, for lag monitoring only; a
+   failed Kafka commit is logged and ignored.
+
+On partition assignment we load the stored offsets and seek to them; partitions never seen
+start at the beginning of the log. If the stored offset lies beyond the log end (the broker
+lost its log, e.g. the in-memory dev broker restarted), we rewind to the log start: the
+permanent dedup keeps that replay from counting anything twice.
+
+Failures
+--------
+- Postgres or Kafka unavailable, deadlocks, serialization failures: the batch is retried
+  with exponential backoff, from the stored offsets; nothing is skipped.
+- A record the handler rejects (returns a `DeadLetter` for) or one that makes the handler
+  raise on its own goes to the dead-letter topic with a typed reason, the original key,
+  value and headers, and its origin; the offset then moves past it. A batch whose handler
+  raises is retried one record at a time to isolate the poison record.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+log = logging.getLogger(__name__)
+
+Record = ConsumerRecord[bytes, bytes]
+
+EVENTS = Counter("touchpoint_consumer_events_total", "Records handled by a fold consumer.", ["group", "outcome"])
+BATCHES = Histogram(
+    "touchpoint_consumer_batch_duration_seconds",
+    "Time to fold and commit one batch.",
+    ["group"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+ERRORS = Counter("touchpoint_consumer_errors_total", "Failed fold attempts, by kind.", ["group", "kind"])
+DEAD_LETTERS = Counter("touchpoint_dlq_events_total", "Records sent to a dead-letter topic.", ["group", "reason"])
+LAG = Gauge("touchpoint_consumer_lag_messages", "Records behind the log end, as this consumer sees it.", ["group", "topic"])
+LAST_BATCH = Gauge("touchpoint_consumer_last_batch_timestamp_seconds", "When a batch was last committed.", ["group"])
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    record: Record
+    reason: str
+    detail: str
+
+
+HandleBatch = Callable[[AsyncConnection, Sequence[Record]], Awaitable[Sequence[DeadLetter]]]
+
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError | OSError | ConnectionError | asyncio.TimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        code = getattr(exc.orig, "sqlstate", None) or getattr(getattr(exc.orig, "__cause__", None), "sqlstate", None)
+        return code in _TRANSIENT_SQLSTATES
+    name = type(exc).__name__
+    return "Connection" in name or "KafkaTimeout" in name or "NodeNotReady" in name
+
+
+class OffsetStore:
+    """Stored offsets in `<table>(group_id, topic, partition, next_offset)`."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    async def load(self, conn: AsyncConnection, group: str, topic: str) -> dict[int, int]:
+        rows = await conn.execute(
+            text(f"SELECT partition, next_offset FROM {self.table} WHERE group_id = :g AND topic = :t"),
+            {"g": group, "t": topic},
+        )
+        return {row.partition: row.next_offset for row in rows}
+
+    async def advance(
+        self, conn: AsyncConnection, group: str, tp: TopicPartition, believed: int | None, new: int
+    ) -> bool:
+        if believed is None:
+            result = await conn.execute(
+                text(
+                    f"INSERT INTO {self.table} (group_id, topic, partition, next_offset) "
+                    "VALUES (:g, :t, :p, :n) ON CONFLICT DO NOTHING"
+                ),
+                {"g": group, "t": tp.topic, "p": tp.partition, "n": new},
+            )
+        else:
+            result = await conn.execute(
+                text(
+                    f"UPDATE {self.table} SET next_offset = :n "
+                    "WHERE group_id = :g AND topic = :t AND partition = :p AND next_offset = :b"
+                ),
+                {"g": group, "t": tp.topic, "p": tp.partition, "n": new, "b": believed},
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class LostPartition(Exception):
+    pass
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: "ExactlyOnceConsumer") -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        for tp in revoked:
+            self.owner.believed.pop(tp, None)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.owner.seek_to_stored(list(assigned))
+
+
+class ExactlyOnceConsumer:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        topic: str,
+        group: str,
+        dlq_topic: str,
+        offsets: OffsetStore,
+        handle: HandleBatch,
+        max_records: int = 500,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self.engine, self.consumer, self.producer = engine, consumer, producer
+        self.topic, self.group, self.dlq_topic = topic, group, dlq_topic
+        self.offsets, self.handle = offsets, handle
+        self.max_records, self.max_backoff_s = max_records, max_backoff_s
+        self.believed: dict[TopicPartition, int | None] = {}
+        self._stopping = asyncio.Event()
+
+    def listener(self) -> ConsumerRebalanceListener:
+        return _Rebalance(self)
+
+    async def seek_to_stored(self, assigned: list[TopicPartition]) -> None:
+        if not assigned:
+            return
+        delay = 0.1
+        while True:
+            try:
+                async with self.engine.connect() as conn:
+                    stored = await self.offsets.load(conn, self.group, self.topic)
+                break
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                ERRORS.labels(self.group, "db_unavailable").inc()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff_s)
+        ends = await self.consumer.end_offsets(assigned)
+        starts = await self.consumer.beginning_offsets(assigned)
+        for tp in assigned:
+            offset = stored.get(tp.partition)
+            if offset is not None and offset > ends[tp]:
+                log.warning("stored offset beyond log end; log was reset, rewinding", extra={"partition": tp.partition})
+                async with self.engine.begin() as conn:
+                    await self.offsets.advance(conn, self.group, tp, offset, starts[tp])
+                offset = starts[tp]
+            self.believed[tp] = offset
+            if offset is None:
+                self.consumer.seek(tp, starts[tp])
+            else:
+                self.consumer.seek(tp, offset)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            batch = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
+            records = [
+                r
+                for tp, rs in batch.items()
+                for r in rs
+                if tp in self.believed and (self.believed[tp] is None or r.offset >= (self.believed[tp] or 0))
+            ]
+            if records:
+                await self.fold_with_retry(records)
+            self._export_lag()
+
+    def _export_lag(self) -> None:
+        lag = 0
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            if high is not None:
+                lag += max(0, high - (self.believed.get(tp) or 0))
+        LAG.labels(self.group, self.topic).set(lag)
+
+    async def fold_with_retry(self, records: list[Record]) -> None:
+        delay = 0.1
+        while not self._stopping.is_set():
+            try:
+                await self._fold_and_commit(records)
+                return
+            except LostPartition:
+                ERRORS.labels(self.group, "lost_partition").inc()
+                await self.seek_to_stored(list(self.consumer.assignment()))
+                return
+            except Exception as exc:
+                if is_transient(exc):
+                    ERRORS.labels(self.group, "transient").inc()
+                    log.warning("fold failed, retrying", extra={"error": type(exc).__name__, "delay_s": delay})
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.max_backoff_s)
+                    continue
+                ERRORS.labels(self.group, "fold_error").inc()
+                log.exception("batch fold failed; isolating the poison record")
+                await self._fold_one_by_one(records)
+                return
+
+    async def _fold_one_by_one(self, records: list[Record]) -> None:
+        for record in records:
+            delay = 0.1
+            while True:
+                try:
+                    await self._fold_and_commit([record])
+                    break
+                except LostPartition:
+                    await self.seek_to_stored(list(self.consumer.assignment()))
+                    return
+                except Exception as exc:
+                    if is_transient(exc):
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, self.max_backoff_s)
+                        continue
+                    await self._fold_and_commit(
+                        [record], forced=[DeadLetter(record, "fold_error", f"{type(exc).__name__}: {exc}"[:500])]
+                    )
+                    break
+
+    async def _fold_and_commit(self, records: list[Record], forced: Sequence[DeadLetter] = ()) -> None:
+        started = time.perf_counter()
+        last: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            last[tp] = max(last.get(tp, -1), r.offset)
+        async with self.engine.begin() as conn:
+            dead = list(forced) if forced else list(await self.handle(conn, records))
+            if dead:
+                await self._send_dead_letters(dead)
+            for tp, offset in last.items():
+                if tp not in self.believed:
+                    raise LostPartition(str(tp))
+                if not await self.offsets.advance(conn, self.group, tp, self.believed[tp], offset + 1):
+                    raise LostPartition(str(tp))
+        for tp, offset in last.items():
+            self.believed[tp] = offset + 1
+        folded = len(records) - len(dead)
+        EVENTS.labels(self.group, "folded").inc(folded)
+        BATCHES.labels(self.group).observe(time.perf_counter() - started)
+        LAST_BATCH.labels(self.group).set_to_current_time()
+        try:
+            await self.consumer.commit({tp: offset + 1 for tp, offset in last.items()})
+        except Exception as exc:
+            log.info("kafka offset commit failed (monitoring only)", extra={"error": type(exc).__name__})
+
+    async def _send_dead_letters(self, dead: Sequence[DeadLetter]) -> None:
+        futures = []
+        for d in dead:
+            headers = list(d.record.headers or ()) + [
+                ("dlq_reason", d.reason.encode()),
+                ("dlq_detail", d.detail.encode()[:1000]),
+                ("dlq_topic", d.record.topic.encode()),
+                ("dlq_partition", str(d.record.partition).encode()),
+                ("dlq_offset", str(d.record.offset).encode()),
+                ("dlq_group", self.group.encode()),
+            ]
+            futures.append(await self.producer.send(self.dlq_topic, d.record.value, key=d.record.key, headers=headers))
+        await asyncio.gather(*futures)
+        for d in dead:
+            DEAD_LETTERS.labels(self.group, d.reason).inc()
+            EVENTS.labels(self.group, "dead_lettered").inc()

@@ -1,0 +1,66 @@
+"""Producer and admin factories; topics created idempotently."""
+
+import asyncio
+import logging
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+
+def create_producer(settings: CommonSettings, **overrides: object) -> AIOKafkaProducer:
+    options: dict[str, object] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "acks": "all",
+        "enable_idempotence": settings.kafka_idempotence,
+        "request_timeout_ms": int(settings.kafka_send_timeout_s * 1000),
+        "linger_ms": 2,
+        "max_batch_size": 256 * 1024,
+        "max_request_size": 2 * 1024 * 1024,
+        "retry_backoff_ms": 100,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)  # type: ignore[arg-type]
+
+
+def topic_specs(settings: CommonSettings) -> list[NewTopic]:
+    rf = settings.kafka_replication
+    configs = {"min.insync.replicas": "2"} if rf >= 3 else {}
+    n, t = settings.kafka_partitions, settings.topics
+    return [
+        NewTopic(t.touchpoints, n, rf, topic_configs=configs),
+        NewTopic(t.touchpoints_dlq, 1, rf, topic_configs=configs),
+        NewTopic(t.customers, n, rf, topic_configs=configs),
+        NewTopic(t.customers_dlq, 1, rf, topic_configs=configs),
+        NewTopic(t.suppressions, 1, rf, topic_configs=configs),
+    ]
+
+
+async def ensure_topics(settings: CommonSettings, *, attempts: int = 30) -> list[str]:
+    """Create the platform's topics if missing; returns the names created."""
+    for attempt in range(attempts):
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [spec for spec in topic_specs(settings) if spec.name not in existing]
+            for spec in missing:
+                try:
+                    await admin.create_topics([spec])
+                except TopicAlreadyExistsError:
+                    pass
+            return [spec.name for spec in missing]
+        except TopicAlreadyExistsError:
+            return []
+        except Exception as exc:
+            if attempt == attempts - 1:
+                raise
+            log.info("broker not ready (%s), retrying", type(exc).__name__)
+            await asyncio.sleep(0.5)
+        finally:
+            await admin.close()
+    return []
