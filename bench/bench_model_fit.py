@@ -2,12 +2,9 @@
 
 Run ``python -m bench.bench_model_fit [n_customers]`` (default 1,000,000).
 
-Customers are drawn from the BG/NBD generative process with a seeded numpy generator:
-``lambda ~ Gamma(r, rate alpha)``, ``p ~ Beta(a, b)``, a customer age ``T`` of 1-365
-days, ``N ~ Poisson(lambda T)`` potential repeat purchases and a dropout right after
-repeat purchase ``J ~ Geometric(p)``; then ``x = min(N, J)`` and, given ``N = n``, the
-x-th purchase time is the x-th order statistic of ``n`` uniforms on ``[0, T]``:
-``t_x = T * Beta(x, n - x + 1)``.
+Customers of ages 1-365 days are drawn from the BG/NBD generative process
+(:func:`simulate_summaries`) with a seeded numpy generator, using the CDNOW estimates
+re-expressed per day.
 
 Two scenarios are timed:
 
@@ -30,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from services.metrics.domain.bgnbd import BgNbdParams, fit_bgnbd
+from services.metrics.domain.bgnbd import BgNbdParams, fit_bgnbd, simulate_summaries
 from services.metrics.domain.summaries import compress
 
 FloatArray = npt.NDArray[np.float64]
@@ -69,21 +66,13 @@ def sample_customers(
     record_to_the_day: bool = True,
     max_age_days: int = MAX_AGE_DAYS,
 ) -> SyntheticCustomers:
-    """Draw ``n_customers`` summaries (in days) from the BG/NBD generative process,
-    with customer ages spread evenly over 1 to ``max_age_days`` days."""
+    """Draw ``n_customers`` summaries (in days), ages spread evenly over 1 to ``max_age_days``."""
     rng = np.random.default_rng(seed)
-    rates = rng.gamma(shape=params.r, scale=1.0 / params.alpha, size=n_customers)
-    dropout = rng.beta(params.a, params.b, size=n_customers)
     age = rng.integers(1, max_age_days + 1, size=n_customers).astype(np.float64)
-    potential = rng.poisson(rates * age)
-    until_dropout = rng.geometric(dropout)
-    x = np.minimum(potential, until_dropout)
-    repeat = x > 0
-    t_x = np.zeros(n_customers)
-    t_x[repeat] = age[repeat] * rng.beta(x[repeat], potential[repeat] - x[repeat] + 1)
+    x, t_x = simulate_summaries(params, age, rng)
     if record_to_the_day:
         t_x = np.floor(t_x)
-    return SyntheticCustomers(x=x.astype(np.float64), t_x=t_x, T=age)
+    return SyntheticCustomers(x=x, t_x=t_x, T=age)
 
 
 def bench_fit(n_customers: int, *, record_to_the_day: bool = True) -> BenchResult:

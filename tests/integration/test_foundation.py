@@ -55,3 +55,26 @@ async def test_touchpoint_round_trips_through_the_broker_as_a_cloudevent(env: En
     assert got.value == record.value
     assert header(got.headers, "ce_type") == "io.touchpoint.touchpoint.page_view"
     assert Touchpoint.from_json(got.value) == tp
+
+
+async def test_lag_seen_from_kafka_grows_while_no_consumer_runs(env: Env) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from shared.lag import PROFILE_GROUP, measure
+
+    producer = create_producer(env.settings)
+    await producer.start()
+    for i in range(7):
+        await producer.send_and_wait(env.settings.topics.touchpoints, b"{}", key=f"k{i}".encode())
+    await producer.stop()
+    admin = AIOKafkaAdminClient(bootstrap_servers=env.settings.kafka_bootstrap)
+    probe = AIOKafkaConsumer(bootstrap_servers=env.settings.kafka_bootstrap)
+    await admin.start()
+    await probe.start()
+    await probe.topics()
+    try:
+        lag, end = await measure(admin, probe, PROFILE_GROUP, env.settings.topics.touchpoints)
+    finally:
+        await probe.stop()
+        await admin.close()
+    assert (lag, end) == (7, 7)

@@ -241,6 +241,28 @@ def expected_purchases(
     return _scalar_or_array(result)
 
 
+def simulate_summaries(
+    params: BgNbdParams, T: npt.ArrayLike, rng: np.random.Generator
+) -> tuple[FloatArray, FloatArray]:
+    """Draw ``(x, t_x)`` for customers of ages ``T`` from the BG/NBD generative process.
+
+    Per customer: ``lambda ~ Gamma(r, rate alpha)``, ``p ~ Beta(a, b)``,
+    ``N ~ Poisson(lambda T)`` potential repeat purchases and a dropout right after
+    repeat purchase ``J ~ Geometric(p)`` (``J >= 1``), so ``x = min(N, J)``. Given
+    ``N = n``, purchase times are ``n`` sorted uniforms on ``[0, T]``, whose x-th is
+    ``t_x = T * Beta(x, n - x + 1)``.
+    """
+    ages = np.asarray(T, dtype=np.float64)
+    rates = rng.gamma(shape=params.r, scale=1.0 / params.alpha, size=ages.shape)
+    dropout = rng.beta(params.a, params.b, size=ages.shape)
+    potential = rng.poisson(rates * ages)
+    x = np.minimum(potential, rng.geometric(dropout))
+    repeat = x > 0
+    t_x = np.zeros(ages.shape)
+    t_x[repeat] = ages[repeat] * rng.beta(x[repeat], potential[repeat] - x[repeat] + 1)
+    return x.astype(np.float64), t_x
+
+
 def unconditional_expected_purchases(params: BgNbdParams, t: npt.ArrayLike) -> float | FloatArray:
     """Expected repeat purchases of a new customer in ``(0, t]`` (paper, eq. 9)::
 
