@@ -38,7 +38,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -49,7 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 log = logging.getLogger(__name__)
 
-Record = ConsumerRecord[bytes, bytes]
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 EVENTS = Counter("touchpoint_consumer_events_total", "Records handled by a fold consumer.", ["group", "outcome"])
 BATCHES = Histogram(
@@ -60,7 +60,9 @@ BATCHES = Histogram(
 )
 ERRORS = Counter("touchpoint_consumer_errors_total", "Failed fold attempts, by kind.", ["group", "kind"])
 DEAD_LETTERS = Counter("touchpoint_dlq_events_total", "Records sent to a dead-letter topic.", ["group", "reason"])
-LAG = Gauge("touchpoint_consumer_lag_messages", "Records behind the log end, as this consumer sees it.", ["group", "topic"])
+LAG = Gauge(
+    "touchpoint_consumer_lag_messages", "Records behind the log end, as this consumer sees it.", ["group", "topic"]
+)
 LAST_BATCH = Gauge("touchpoint_consumer_last_batch_timestamp_seconds", "When a batch was last committed.", ["group"])
 
 
@@ -289,7 +291,8 @@ class ExactlyOnceConsumer:
     async def _send_dead_letters(self, dead: Sequence[DeadLetter]) -> None:
         futures = []
         for d in dead:
-            headers = list(d.record.headers or ()) + [
+            headers = [
+                *(d.record.headers or ()),
                 ("dlq_reason", d.reason.encode()),
                 ("dlq_detail", d.detail.encode()[:1000]),
                 ("dlq_topic", d.record.topic.encode()),

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest, start_http_server
 from starlette.routing import Match
 
 HTTP_REQUESTS = Counter(
@@ -88,3 +88,9 @@ def instrument(app: FastAPI, service: str) -> None:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+
+def start_metrics_server(port: int, host: str = "0.0.0.0") -> None:
+    """/metrics (and any path, e.g. /healthz) for processes without an HTTP app: the consumers."""
+    if port:
+        start_http_server(port, addr=host)

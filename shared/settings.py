@@ -23,7 +23,12 @@ class CommonSettings(BaseSettings):
     kafka_replication: int = Field(default=1, description="Replication factor of created topics (3 in production).")
     log_level: str = Field(default="INFO", description="Root log level.")
     log_json: bool = Field(default=True, description="Structured JSON logs on stderr.")
-    topic_prefix: str = Field(default="", description="Prefix of every topic name (isolates environments on one cluster).")
+    topic_prefix: str = Field(
+        default="", description="Prefix of every topic name (isolates environments on one cluster)."
+    )
+    metrics_port: int = Field(
+        default=0, description="Port for /metrics and /healthz of a consumer process (0 = off)."
+    )
     key_cache_ttl_s: float = Field(default=2.0, description="How long a verified API key is trusted before re-check.")
 
     @property

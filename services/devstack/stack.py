@@ -34,6 +34,8 @@ class DevSettings(BaseSettings):
     ingest_port: int = Field(default=8001, description="Port of the ingest service.")
     profile_port: int = Field(default=8002, description="Port of the profile API.")
     metrics_port: int = Field(default=8003, description="Port of the metrics API.")
+    profile_consumer_metrics_port: int = Field(default=9102, description="/metrics of the profile consumer.")
+    metrics_consumer_metrics_port: int = Field(default=9103, description="/metrics of the metrics consumer.")
     host: str = Field(default="127.0.0.1", description="Address the services listen on.")
 
 
@@ -42,6 +44,7 @@ class Child:
     name: str
     args: list[str]
     health_url: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = field(default=0.0)
@@ -54,10 +57,12 @@ def service_children(dev: DevSettings) -> list[Child]:
               f"http://{h}:{dev.ingest_port}/healthz"),
         Child("profile-api", ["profile", "serve", "--host", h, "--port", str(dev.profile_port)],
               f"http://{h}:{dev.profile_port}/healthz"),
-        Child("profile-consumer", ["profile", "consume"]),
+        Child("profile-consumer", ["profile", "consume"], f"http://{h}:{dev.profile_consumer_metrics_port}/metrics",
+              {"TOUCHPOINT_METRICS_PORT": str(dev.profile_consumer_metrics_port)}),
         Child("metrics-api", ["metrics", "serve", "--host", h, "--port", str(dev.metrics_port)],
               f"http://{h}:{dev.metrics_port}/healthz"),
-        Child("metrics-consumer", ["metrics", "consume"]),
+        Child("metrics-consumer", ["metrics", "consume"], f"http://{h}:{dev.metrics_consumer_metrics_port}/metrics",
+              {"TOUCHPOINT_METRICS_PORT": str(dev.metrics_consumer_metrics_port)}),
     ]
 
 
@@ -117,7 +122,7 @@ class Supervisor:
         log = open(self.logs / f"{child.name}.log", "ab")
         child.process = subprocess.Popen(
             [sys.executable, "-m", "services.cli", *child.args],
-            env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **self.env, **child.env}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         child.started_at = time.monotonic()
 
@@ -176,6 +181,8 @@ def write_stack_file(dev: DevSettings, env: dict[str, str], pids: dict[str, int]
         "write_key": env["WRITE_KEY"],
         "read_key": env["READ_KEY"],
         "admin_key": env["ADMIN_KEY"],
+        "profile_consumer_metrics_url": f"http://{h}:{dev.profile_consumer_metrics_port}/metrics",
+        "metrics_consumer_metrics_url": f"http://{h}:{dev.metrics_consumer_metrics_port}/metrics",
         "pids": pids,
     }
     path = dev.data_dir.resolve() / "stack.json"

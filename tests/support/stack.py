@@ -65,7 +65,8 @@ def start_stack(work: Path) -> TestStack:
     external_kafka = os.environ.get("TOUCHPOINT_TEST_KAFKA_BOOTSTRAP")
     stack = TestStack(server_url="", kafka_bootstrap="")
     if external_db:
-        stack.server_url = plain_url(external_db).rstrip("/").rsplit("/", 1)[0] if external_db.count("/") > 2 else plain_url(external_db)
+        server = plain_url(external_db).rstrip("/")
+        stack.server_url = server.rsplit("/", 1)[0] if server.count("/") > 2 else server
     else:
         stack.pg = EmbeddedPostgres(work, port=free_port())
         stack.pg.start()
