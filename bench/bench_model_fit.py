@@ -13,7 +13,9 @@ Two scenarios are timed:
 * *continuous* - exact ``t_x``, every tuple unique: the worst case for compression.
 
 Peak memory is the tracemalloc peak while compressing and fitting (numpy reports its
-buffers to tracemalloc), plus the process's maximum resident set size.
+buffers to tracemalloc), plus the process's maximum resident set size. The baseline,
+measured in the same run on the same data, is a fit on the uncompressed per-customer
+arrays; the printed ratio is baseline seconds / (compress + fit) seconds.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ class BenchResult:
     iterations: int
     converged: bool
     params: BgNbdParams
+    uncompressed_fit_seconds: float | None
+
+    @property
+    def total_seconds(self) -> float:
+        return self.compress_seconds + self.fit_seconds
 
 
 def sample_customers(
@@ -75,8 +82,11 @@ def sample_customers(
     return SyntheticCustomers(x=x, t_x=t_x, T=age)
 
 
-def bench_fit(n_customers: int, *, record_to_the_day: bool = True) -> BenchResult:
-    """Compress and fit ``n_customers`` synthetic customers; time both and trace memory."""
+def bench_fit(n_customers: int, *, record_to_the_day: bool = True, with_baseline: bool = False) -> BenchResult:
+    """Compress and fit ``n_customers`` synthetic customers; time both and trace memory.
+
+    With ``with_baseline`` also time a fit on the uncompressed arrays (not traced).
+    """
     customers = sample_customers(n_customers, TRUE_PARAMS_PER_DAY, record_to_the_day=record_to_the_day)
     tracemalloc.start()
     started = time.perf_counter()
@@ -86,6 +96,11 @@ def bench_fit(n_customers: int, *, record_to_the_day: bool = True) -> BenchResul
     finished = time.perf_counter()
     _, peak_bytes = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    uncompressed_fit_seconds = None
+    if with_baseline:
+        baseline_started = time.perf_counter()
+        fit_bgnbd(customers.x, customers.t_x, customers.T)
+        uncompressed_fit_seconds = time.perf_counter() - baseline_started
     return BenchResult(
         scenario="daily" if record_to_the_day else "continuous",
         n_customers=fit.n_customers,
@@ -96,6 +111,7 @@ def bench_fit(n_customers: int, *, record_to_the_day: bool = True) -> BenchResul
         iterations=fit.iterations,
         converged=fit.converged,
         params=fit.params,
+        uncompressed_fit_seconds=uncompressed_fit_seconds,
     )
 
 
@@ -104,22 +120,29 @@ def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main(argv: list[str]) -> None:
-    n_customers = int(argv[1]) if len(argv) > 1 else 1_000_000
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    n_customers = int(args[0]) if args else 1_000_000
     truth = TRUE_PARAMS_PER_DAY
     print(f"true params (per day): r={truth.r} alpha={truth.alpha:.3f} a={truth.a} b={truth.b}")
     for record_to_the_day in (True, False):
-        result = bench_fit(n_customers, record_to_the_day=record_to_the_day)
+        result = bench_fit(n_customers, record_to_the_day=record_to_the_day, with_baseline=record_to_the_day)
         p = result.params
         print(
             f"{result.scenario:>10}: {result.n_customers:,} customers -> {result.unique_tuples:,} tuples | "
             f"compress {result.compress_seconds:.2f} s + fit {result.fit_seconds:.2f} s "
-            f"= {result.compress_seconds + result.fit_seconds:.2f} s | "
-            f"peak traced {result.peak_traced_mb:.1f} MB | {result.iterations} iterations, "
-            f"converged={result.converged} | r={p.r:.4f} alpha={p.alpha:.3f} a={p.a:.4f} b={p.b:.4f}"
+            f"= {result.total_seconds:.2f} s | peak traced {result.peak_traced_mb:.1f} MB | "
+            f"{result.iterations} iterations, converged={result.converged} | "
+            f"r={p.r:.4f} alpha={p.alpha:.3f} a={p.a:.4f} b={p.b:.4f}"
         )
+        if result.uncompressed_fit_seconds is not None:
+            ratio = result.uncompressed_fit_seconds / result.total_seconds
+            print(
+                f"{'baseline':>10}: per-customer fit without compression "
+                f"{result.uncompressed_fit_seconds:.2f} s -> compression is {ratio:.1f}x faster"
+            )
     print(f"process max RSS: {max_rss_mb():.1f} MB")
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    main()

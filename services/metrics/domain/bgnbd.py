@@ -8,7 +8,7 @@ by the summary ``(x, t_x, T)`` of :mod:`services.metrics.domain.summaries`; all 
 (``t_x``, ``T``, horizons ``t``) are in the time unit the summaries were built in, and
 ``alpha`` is in that unit too.
 
-Likelihood of one customer (paper, eq. 6), with ``B`` the beta function::
+Likelihood of one customer, with ``B`` the beta function::
 
     L = B(a, b + x) / B(a, b) * G(r + x) alpha^r / (G(r) (alpha + T)^(r + x))
       + [x > 0] B(a + 1, b + x - 1) / B(a, b) * G(r + x) alpha^r / (G(r) (alpha + t_x)^(r + x))
@@ -22,6 +22,13 @@ A customer with ``x = 0`` has no second term: the model lets a customer drop out
 right after a repeat purchase, never at time 0. The fit maximises the weighted sum of
 ``ln L`` over unique ``(x, t_x, T)`` tuples (see ``summaries.compress``) with
 L-BFGS-B on log-parameters, using the analytic gradient.
+
+On the CDNOW sample (2,357 customers, summaries in weeks as of 1997-09-30, see
+:mod:`services.metrics.domain.summaries`) this gives ``r = 0.2426``,
+``alpha = 4.4136``, ``a = 0.7929``, ``b = 2.4259`` and ``ln L = -9582.43``: the
+published ``0.243, 4.414, 0.793, 2.426`` and ``-9582.4``. For customer 1
+(``x = 2, t_x = 30.43, T = 38.86``) it forecasts 1.226 purchases in the next 39 weeks
+with ``P(alive) = 0.727``, as published.
 """
 
 from __future__ import annotations
@@ -37,6 +44,12 @@ FloatArray = npt.NDArray[np.float64]
 
 _LOG_PARAM_BOUND = 25.0
 _MAX_ITERATIONS = 2000
+
+
+def _pinned_to_bounds(log_params: FloatArray) -> bool:
+    """An estimate on the search box edge means the likelihood kept rising off to 0 or
+    infinity: the data do not identify the model, so it is not reported as converged."""
+    return bool(np.any(np.abs(log_params) >= _LOG_PARAM_BOUND - 1e-6))
 
 
 @dataclass(frozen=True)
@@ -76,15 +89,11 @@ class _Summaries:
     weights: FloatArray
 
 
-def _as_summaries(
-    x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike, weights: npt.ArrayLike | None
-) -> _Summaries:
+def _as_summaries(x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike, weights: npt.ArrayLike | None) -> _Summaries:
     x_arr = np.atleast_1d(np.asarray(x, dtype=np.float64))
     t_x_arr = np.atleast_1d(np.asarray(t_x, dtype=np.float64))
     T_arr = np.atleast_1d(np.asarray(T, dtype=np.float64))
-    w_arr = (
-        np.ones_like(x_arr) if weights is None else np.atleast_1d(np.asarray(weights, dtype=np.float64))
-    )
+    w_arr = np.ones_like(x_arr) if weights is None else np.atleast_1d(np.asarray(weights, dtype=np.float64))
     if not (x_arr.shape == t_x_arr.shape == T_arr.shape == w_arr.shape) or x_arr.ndim != 1:
         raise ValueError("x, t_x, T and weights must be one-dimensional arrays of equal length")
     if x_arr.size == 0 or w_arr.sum() <= 0:
@@ -95,12 +104,12 @@ def _as_summaries(
         raise ValueError("need 0 <= t_x <= T and non-negative weights")
     if np.any((x_arr == 0) & (t_x_arr != 0)):
         raise ValueError("a customer with x = 0 must have t_x = 0")
+    if not np.any((x_arr > 0) & (w_arr > 0)):
+        raise ValueError("the BG/NBD model is not identified without a single repeat purchase")
     return _Summaries(x_arr, t_x_arr, T_arr, w_arr)
 
 
-def _log_likelihood_terms(
-    log_params: FloatArray, data: _Summaries
-) -> tuple[FloatArray, FloatArray]:
+def _log_likelihood_terms(log_params: FloatArray, data: _Summaries) -> tuple[FloatArray, FloatArray]:
     """Per-tuple log-likelihood and its gradient with respect to the log-parameters."""
     r, alpha, a, b = np.exp(log_params)
     x, t_x, T = data.x, data.t_x, data.T
@@ -115,9 +124,7 @@ def _log_likelihood_terms(
     share_alive = np.exp(term_alive - log_mix)
     share_dropped = np.exp(term_dropped - log_mix)
 
-    ll = (
-        gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b) + log_mix
-    )
+    ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x) - betaln(a, b) + log_mix
 
     d_r = digamma(r + x) - digamma(r) + np.log(alpha) - share_alive * log_alpha_T - share_dropped * log_alpha_tx
     d_alpha = r / alpha - (r + x) * (share_alive / (alpha + T) + share_dropped / (alpha + t_x))
@@ -176,15 +183,13 @@ def fit_bgnbd(
     return BgNbdFit(
         params=BgNbdParams.from_log_array(result.x),
         log_likelihood=-float(result.fun) * total_weight,
-        n_customers=int(round(total_weight)),
+        n_customers=round(total_weight),
         iterations=int(result.nit),
-        converged=bool(result.success),
+        converged=bool(result.success) and not _pinned_to_bounds(result.x),
     )
 
 
-def _dropout_odds(
-    params: BgNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray
-) -> FloatArray:
+def _dropout_odds(params: BgNbdParams, x: FloatArray, t_x: FloatArray, T: FloatArray) -> FloatArray:
     """``[x > 0] a / (b + x - 1) * ((alpha + T) / (alpha + t_x))^(r + x)``: odds of having
     dropped out right after the last purchase versus still being alive."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
@@ -198,10 +203,8 @@ def _scalar_or_array(values: FloatArray) -> float | FloatArray:
     return float(values) if values.ndim == 0 else values
 
 
-def p_alive(
-    params: BgNbdParams, x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike
-) -> float | FloatArray:
-    """Probability the customer is still active at ``T`` (paper, eq. 13).
+def p_alive(params: BgNbdParams, x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike) -> float | FloatArray:
+    """Probability the customer is still active at ``T``.
 
     ``P(alive) = 1 / (1 + [x > 0] a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x))``;
     a customer with no repeat purchase is alive with certainty under the BG/NBD.
@@ -212,10 +215,27 @@ def p_alive(
     return _scalar_or_array(1.0 / (1.0 + _dropout_odds(params, x_arr, t_x_arr, T_arr)))
 
 
+def _expected_purchases_while_alive(params: BgNbdParams, t: FloatArray, x: FloatArray, age: FloatArray) -> FloatArray:
+    """``(a + b + x - 1) / (a - 1) * [1 - (1 - z)^(r + x) 2F1(r + x, b + x; a + b + x - 1; z)]``
+    with ``z = t / (alpha + age + t)``, evaluated through Euler's transformation
+    ``2F1(A, B; C; z) = (1 - z)^(C - A - B) 2F1(C - A, C - B; C; z)`` as::
+
+        (a + b + x - 1) / (a - 1) * [1 - (1 - z)^(a - 1) 2F1(a + b - 1 - r, a - 1; a + b + x - 1; z)]
+
+    The transformed series keeps small upper parameters however large ``x`` gets, where
+    the direct form overflows (e.g. ``x = 300`` and a horizon of 10x the age).
+    """
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    log_one_minus_z = np.log(alpha + age) - np.log(alpha + age + t)
+    z = t / (alpha + age + t)
+    series: FloatArray = hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
+    return (a + b + x - 1.0) / (a - 1.0) * (1.0 - np.exp((a - 1.0) * log_one_minus_z) * series)
+
+
 def expected_purchases(
     params: BgNbdParams, t: npt.ArrayLike, x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike
 ) -> float | FloatArray:
-    """Expected number of purchases in ``(T, T + t]`` given ``(x, t_x, T)`` (paper, eq. 10)::
+    """Expected number of purchases in ``(T, T + t]`` given ``(x, t_x, T)``::
 
         E[Y(t) | x, t_x, T] =
             (a + b + x - 1) / (a - 1)
@@ -225,20 +245,14 @@ def expected_purchases(
 
     Undefined at exactly ``a = 1`` (the closed form has a removable singularity there).
     """
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
     t_arr, x_arr, t_x_arr, T_arr = np.broadcast_arrays(
         np.asarray(t, dtype=np.float64),
         np.asarray(x, dtype=np.float64),
         np.asarray(t_x, dtype=np.float64),
         np.asarray(T, dtype=np.float64),
     )
-    shape = r + x_arr
-    z = t_arr / (alpha + T_arr + t_arr)
-    discount = np.exp(shape * (np.log(alpha + T_arr) - np.log(alpha + T_arr + t_arr)))
-    hypergeometric = hyp2f1(shape, b + x_arr, a + b + x_arr - 1.0, z)
-    alive_expectation = (a + b + x_arr - 1.0) / (a - 1.0) * (1.0 - discount * hypergeometric)
-    result = alive_expectation / (1.0 + _dropout_odds(params, x_arr, t_x_arr, T_arr))
-    return _scalar_or_array(result)
+    while_alive = _expected_purchases_while_alive(params, t_arr, x_arr, T_arr)
+    return _scalar_or_array(while_alive / (1.0 + _dropout_odds(params, x_arr, t_x_arr, T_arr)))
 
 
 def simulate_summaries(
@@ -264,12 +278,11 @@ def simulate_summaries(
 
 
 def unconditional_expected_purchases(params: BgNbdParams, t: npt.ArrayLike) -> float | FloatArray:
-    """Expected repeat purchases of a new customer in ``(0, t]`` (paper, eq. 9)::
+    """Expected repeat purchases of a new customer in ``(0, t]``::
 
-        E[X(t)] = (a + b - 1) / (a - 1) * [1 - (alpha / (alpha + t))^r * 2F1(r, b; a + b - 1; t / (alpha + t))]
+    E[X(t)] = (a + b - 1) / (a - 1)
+              * [1 - (alpha / (alpha + t))^r * 2F1(r, b; a + b - 1; t / (alpha + t))]
     """
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
     t_arr = np.asarray(t, dtype=np.float64)
-    discount = np.exp(r * (np.log(alpha) - np.log(alpha + t_arr)))
-    hypergeometric = hyp2f1(r, b, a + b - 1.0, t_arr / (alpha + t_arr))
-    return _scalar_or_array((a + b - 1.0) / (a - 1.0) * (1.0 - discount * hypergeometric))
+    zeros = np.zeros_like(t_arr)
+    return _scalar_or_array(_expected_purchases_while_alive(params, t_arr, zeros, zeros))

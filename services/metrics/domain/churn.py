@@ -152,9 +152,7 @@ class CohortRetention:
         return tuple(count / self.size for count in self.active)
 
 
-def cohort_retention(
-    lifespans: Iterable[CustomerLifespan], *, as_of: date
-) -> tuple[CohortRetention, ...]:
+def cohort_retention(lifespans: Iterable[CustomerLifespan], *, as_of: date) -> tuple[CohortRetention, ...]:
     """Retention table: cohort (acquisition month) x months since acquisition.
 
     Cell ``k`` of a cohort is measured on the last day of calendar month

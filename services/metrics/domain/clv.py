@@ -155,10 +155,7 @@ def predictive_clv(
     month_in_units = days_per_month / time_unit_days
     months = np.arange(horizon_months + 1, dtype=np.float64)
     cumulative = np.stack(
-        [
-            np.asarray(expected_purchases(bgnbd, month * month_in_units, x_arr, t_x_arr, T_arr))
-            for month in months
-        ]
+        [np.asarray(expected_purchases(bgnbd, month * month_in_units, x_arr, t_x_arr, T_arr)) for month in months]
     )
     purchases_per_month = np.diff(cumulative, axis=0)
     discount_factors = (1.0 + monthly_discount_rate) ** -months[1:]

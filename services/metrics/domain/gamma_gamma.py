@@ -8,17 +8,21 @@ described by ``x`` repeat transactions with mean value ``m_x`` (see
 purchase excluded). The model is fitted on repeat customers only (``x > 0``);
 customers with ``x = 0`` carry no information about spend and are dropped.
 
-Density of the observed mean (note, eq. 3)::
+Density of the observed mean::
 
     f(m_x | p, q, v, x) = G(p x + q) / (G(p x) G(q)) * v^q m_x^(p x - 1) x^(p x) / (v + x m_x)^(p x + q)
 
-Conditional expected average transaction value (note, eq. 5)::
+Conditional expected average transaction value::
 
     E[M | p, q, v, m_x, x] = p (v + x m_x) / (p x + q - 1)
                            = (q - 1) / (p x + q - 1) * p v / (q - 1) + p x / (p x + q - 1) * m_x
 
 a weighted average of the population mean ``p v / (q - 1)`` and the customer's own
 ``m_x``; it needs ``q > 1``.
+
+On the 946 CDNOW repeat customers (``m_x`` = mean of the repeat days' totals in the
+39-week calibration period) the fit gives ``p = 6.2496``, ``q = 3.7442``,
+``v = 15.4435`` (``ln L = -4055.92``), the note's ``6.25, 3.74, 15.44``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ FloatArray = npt.NDArray[np.float64]
 
 _LOG_PARAM_BOUND = 25.0
 _MAX_ITERATIONS = 2000
+
+
+def _pinned_to_bounds(log_params: FloatArray) -> bool:
+    """An estimate on the search box edge means the likelihood kept rising off to 0 or
+    infinity: the data do not identify the model, so it is not reported as converged."""
+    return bool(np.any(np.abs(log_params) >= _LOG_PARAM_BOUND - 1e-6))
 
 
 @dataclass(frozen=True)
@@ -78,14 +88,10 @@ class _RepeatCustomers:
     weights: FloatArray
 
 
-def _repeat_customers(
-    x: npt.ArrayLike, m_x: npt.ArrayLike, weights: npt.ArrayLike | None
-) -> _RepeatCustomers:
+def _repeat_customers(x: npt.ArrayLike, m_x: npt.ArrayLike, weights: npt.ArrayLike | None) -> _RepeatCustomers:
     x_arr = np.atleast_1d(np.asarray(x, dtype=np.float64))
     m_arr = np.atleast_1d(np.asarray(m_x, dtype=np.float64))
-    w_arr = (
-        np.ones_like(x_arr) if weights is None else np.atleast_1d(np.asarray(weights, dtype=np.float64))
-    )
+    w_arr = np.ones_like(x_arr) if weights is None else np.atleast_1d(np.asarray(weights, dtype=np.float64))
     if not (x_arr.shape == m_arr.shape == w_arr.shape) or x_arr.ndim != 1:
         raise ValueError("x, m_x and weights must be one-dimensional arrays of equal length")
     repeat = x_arr > 0
@@ -97,9 +103,7 @@ def _repeat_customers(
     return kept
 
 
-def _log_likelihood_terms(
-    log_params: FloatArray, data: _RepeatCustomers
-) -> tuple[FloatArray, FloatArray]:
+def _log_likelihood_terms(log_params: FloatArray, data: _RepeatCustomers) -> tuple[FloatArray, FloatArray]:
     """Per-customer log-density of ``m_x`` and its gradient with respect to the log-parameters."""
     p, q, v = np.exp(log_params)
     x, m_x = data.x, data.m_x
@@ -168,15 +172,13 @@ def fit_gamma_gamma(
     return GammaGammaFit(
         params=GammaGammaParams.from_log_array(result.x),
         log_likelihood=-float(result.fun) * total_weight,
-        n_customers=int(round(total_weight)),
+        n_customers=round(total_weight),
         iterations=int(result.nit),
-        converged=bool(result.success),
+        converged=bool(result.success) and not _pinned_to_bounds(result.x),
     )
 
 
-def conditional_expected_spend(
-    params: GammaGammaParams, x: npt.ArrayLike, m_x: npt.ArrayLike
-) -> float | FloatArray:
+def conditional_expected_spend(params: GammaGammaParams, x: npt.ArrayLike, m_x: npt.ArrayLike) -> float | FloatArray:
     """Expected average transaction value given ``x`` repeat purchases averaging ``m_x``.
 
     ``p (v + x m_x) / (p x + q - 1)``; for ``x = 0`` this is the population mean

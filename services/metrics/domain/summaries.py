@@ -4,7 +4,14 @@ A customer's history of ``(day, amount)`` purchases up to an ``as_of`` date beco
 ``(x, t_x, T, m_x)``:
 
 * purchases on the same calendar day merge into one *purchase period* whose value is
-  the sum of that day's amounts (refunds recorded as negative amounts net out);
+  the sum of that day's amounts; a refund recorded as a negative amount nets out
+  against the same day's purchases;
+* a day whose net total is negative holds only refunds: it is not a purchase period
+  and counts towards none of ``x``, ``t_x``, ``T``, ``m_x`` (a refund does not say
+  which earlier purchase it reverses; net it into its order upstream if that matters,
+  or use :func:`services.metrics.domain.clv.historical_clv` for net revenue). A
+  zero-value day *is* a purchase period: CDNOW has eight customers whose only order
+  was worth $0.00, and they are part of the published 2,357;
 * ``x`` (frequency) is the number of distinct purchase days after the first one, i.e.
   the number of *repeat* purchase periods;
 * ``t_x`` (recency) is ``last purchase day - first purchase day``;
@@ -17,13 +24,18 @@ can give ``t_x == T``). ``t_x`` and ``T`` are expressed in an explicit time unit
 ``unit_days`` days (``DAY_UNIT = 1`` or ``WEEK_UNIT = 7``), never an implied default:
 the same history must not silently change meaning when the model's unit changes.
 
-This is exactly how Fader, Hardie & Lee built the CDNOW calibration data: with
-``as_of = 1997-09-30`` (the last day of the 39-week calibration period) and weeks as
-the unit, customer 1 of the 2,357-customer sample (purchases on 1997-01-01,
-1997-01-18 and 1997-08-02) gets ``x = 2``, ``t_x = 213 / 7 = 30.43``,
-``T = 272 / 7 = 38.86``, and the Gamma-Gamma note's ``m_x`` is the mean of the
-repeat days' totals (several CDNOW customers bought twice on one day; those two
-lines count as a single transaction whose value is their sum).
+This construction reproduces the CDNOW calibration data of Fader, Hardie & Lee: with
+``as_of = 1997-09-30`` (the last day of the 39-week calibration period, so a customer
+whose first purchase was on 1997-01-01 has ``T = 272 / 7 = 38.86`` weeks, not 39) and
+weeks as the unit, all 2,357 rows of the published calibration summary
+``(x, t_x, T, zbar)`` are reproduced to their two printed decimals. Customer 1
+(purchases on 1997-01-01, 1997-01-18 and 1997-08-02) gets ``x = 2``,
+``t_x = 213 / 7 = 30.43``, ``T = 38.86``, ``m_x = (29.73 + 14.96) / 2 = 22.35``. The
+same-day merge matters: 177 (customer, day) pairs in the CDNOW sample carry two or
+more transaction lines, and the published ``x`` and ``zbar`` count each such day once
+with the day's summed value (customer 26: 166.89 + 60.25 = 227.14 on its only repeat
+day), while the first purchase day never enters ``m_x`` (customer 88 bought twice on
+its first day).
 """
 
 from __future__ import annotations
@@ -62,7 +74,7 @@ class CompressedSummaries(NamedTuple):
     x: npt.NDArray[np.float64]
     t_x: npt.NDArray[np.float64]
     T: npt.NDArray[np.float64]
-    weights: npt.NDArray[np.float64]
+    weights: npt.NDArray[np.int64]
 
     @property
     def n_customers(self) -> int:
@@ -78,17 +90,15 @@ def daily_totals(purchases: Iterable[tuple[date, float]], *, as_of: date) -> dic
     return totals
 
 
-def summarize(
-    purchase_days: Sequence[tuple[date, float]], *, as_of: date, unit_days: float
-) -> PurchaseSummary:
+def summarize(purchase_days: Sequence[tuple[date, float]], *, as_of: date, unit_days: float) -> PurchaseSummary:
     """Summarise one customer's ``(day, amount)`` purchases as seen on ``as_of``.
 
-    Raises ``ValueError`` when no purchase falls on or before ``as_of`` (the customer
-    has not been acquired yet) or when ``unit_days`` is not positive.
+    Raises ``ValueError`` when no purchase day (net total >= 0) falls on or before
+    ``as_of`` (the customer has not been acquired yet) or when ``unit_days`` is not positive.
     """
     if unit_days <= 0:
         raise ValueError(f"unit_days must be positive, got {unit_days}")
-    totals = daily_totals(purchase_days, as_of=as_of)
+    totals = {day: total for day, total in daily_totals(purchase_days, as_of=as_of).items() if total >= 0}
     if not totals:
         raise ValueError(f"no purchase on or before {as_of.isoformat()}")
     days = sorted(totals)
@@ -108,7 +118,7 @@ def summarize_customers(
 ) -> dict[CustomerKey, PurchaseSummary]:
     """Summarise a flat ``(customer, day, amount)`` transaction log, one summary per customer.
 
-    Customers whose first purchase comes after ``as_of`` are not acquired yet and are left out.
+    Customers with no purchase day on or before ``as_of`` are not acquired yet and are left out.
     """
     histories: defaultdict[CustomerKey, list[tuple[date, float]]] = defaultdict(list)
     for customer, day, amount in transactions:
@@ -116,13 +126,11 @@ def summarize_customers(
     return {
         customer: summarize(history, as_of=as_of, unit_days=unit_days)
         for customer, history in histories.items()
-        if min(day for day, _ in history) <= as_of
+        if any(total >= 0 for total in daily_totals(history, as_of=as_of).values())
     }
 
 
-def compress(
-    x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike
-) -> CompressedSummaries:
+def compress(x: npt.ArrayLike, t_x: npt.ArrayLike, T: npt.ArrayLike) -> CompressedSummaries:
     """Collapse per-customer ``(x, t_x, T)`` arrays to unique tuples with integer weights.
 
     Histories measured in whole days take few distinct values, so the BG/NBD
@@ -136,7 +144,7 @@ def compress(
         raise ValueError("x, t_x and T must be one-dimensional arrays of equal length")
     if x_arr.size == 0:
         empty = np.empty(0, dtype=np.float64)
-        return CompressedSummaries(empty, empty, empty, empty)
+        return CompressedSummaries(empty, empty, empty, np.empty(0, dtype=np.int64))
     order = np.lexsort((T_arr, t_x_arr, x_arr))
     xs, ts, Ts = x_arr[order], t_x_arr[order], T_arr[order]
     starts_new = np.empty(xs.size, dtype=bool)
@@ -148,5 +156,5 @@ def compress(
         x=xs[first_of_group],
         t_x=ts[first_of_group],
         T=Ts[first_of_group],
-        weights=counts.astype(np.float64),
+        weights=counts.astype(np.int64),
     )

@@ -130,6 +130,22 @@ def test_expectations_vectorise_start_at_zero_and_grow_with_the_horizon() -> Non
     assert isinstance(unconditional, np.ndarray) and unconditional[0] == 0.0
 
 
+@pytest.mark.parametrize(
+    ("t", "x", "t_x", "T", "reference"),
+    [
+        # references evaluated from eq. 10 in 60-digit arithmetic (mpmath)
+        (39.0, 2, 30.43, 38.86, 1.2260281747671444),
+        (52.0, 50, 38.0, 39.0, 41.32248161320394),
+        (1e4, 300, 1000.0, 1000.0, 931.0005705474147),  # the direct 2F1 overflows here
+        (1e6, 5, 4.0, 5.0, 263.2606906692756),
+    ],
+)
+def test_expected_purchases_is_accurate_for_heavy_buyers_and_long_horizons(
+    t: float, x: int, t_x: float, T: float, reference: float
+) -> None:
+    assert expected_purchases(PUBLISHED, t, x, t_x, T) == pytest.approx(reference, rel=1e-12)
+
+
 def test_fit_recovers_the_parameters_of_simulated_customers() -> None:
     truth = BgNbdParams(r=0.5, alpha=20.0, a=0.8, b=2.5)
     rng = np.random.default_rng(7)
@@ -153,3 +169,5 @@ def test_invalid_summaries_are_rejected() -> None:
         fit_bgnbd([1.5], [1.0], [2.0])
     with pytest.raises(ValueError, match="zero customers"):
         fit_bgnbd([], [], [])
+    with pytest.raises(ValueError, match="not identified"):
+        fit_bgnbd([0, 0], [0.0, 0.0], [3.0, 4.0])

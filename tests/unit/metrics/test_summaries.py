@@ -34,6 +34,20 @@ def test_same_day_purchases_merge_into_one_period_and_refunds_net_out() -> None:
     assert summary == PurchaseSummary(x=2, t_x=21.0, T=28.0, m_x=32.5)
 
 
+def test_refund_only_days_are_not_purchase_periods_but_free_orders_are() -> None:
+    purchases = [
+        (date(2024, 1, 1), 0.0),  # a free first order still acquires the customer
+        (date(2024, 1, 8), 30.0),
+        (date(2024, 1, 15), -30.0),  # refund-only day: not a purchase
+        (date(2024, 1, 20), 12.0),
+    ]
+    summary = summarize(purchases, as_of=date(2024, 1, 29), unit_days=DAY_UNIT)
+    # purchase days Jan 1, 8, 20 -> x = 2, t_x = 19, T = 28, m_x = (30 + 12) / 2 = 21
+    assert summary == PurchaseSummary(x=2, t_x=19.0, T=28.0, m_x=21.0)
+    with pytest.raises(ValueError, match="no purchase"):
+        summarize([(date(2024, 1, 3), -5.0)], as_of=date(2024, 1, 29), unit_days=DAY_UNIT)
+
+
 def test_weeks_are_seven_days() -> None:
     purchases = [(date(2024, 1, 1), 10.0), (date(2024, 1, 22), 20.0)]
     in_days = summarize(purchases, as_of=date(2024, 1, 29), unit_days=DAY_UNIT)
@@ -69,6 +83,7 @@ def test_summarize_customers_groups_a_flat_log_and_skips_unacquired() -> None:
         ("bob", date(2024, 1, 5), 7.0),
         ("ann", date(2024, 1, 15), 20.0),
         ("cat", date(2024, 2, 1), 5.0),  # first purchase after as_of: not a customer yet
+        ("dan", date(2024, 1, 9), -4.0),  # only a refund: not a customer
     ]
     summaries = summarize_customers(log, as_of=date(2024, 1, 29), unit_days=WEEK_UNIT)
     assert summaries == {
@@ -90,10 +105,11 @@ def test_cdnow_summaries_match_the_published_calibration_data() -> None:
         61: (4, 29.43, 38.43, 53.40),  # two same-day pairs among the repeat days
         88: (10, 35.43, 38.29, 13.66),  # two purchases on the first day (excluded from m_x)
         3: (0, 0.0, 38.86, 0.0),
+        87: (0, 0.0, 38.29, 0.0),  # only order worth $0.00: still a customer
     }
     half_a_cent = 0.005 + 1e-9  # published values are rounded to 2 decimals
-    for customer, (x, t_x, T, m_x) in published.items():
-        summary = summaries[customer]
+    for customer_id, (x, t_x, T, m_x) in published.items():
+        summary = summaries[customer_id]
         assert summary.x == x
         assert summary.t_x == pytest.approx(t_x, abs=half_a_cent)
         assert summary.T == pytest.approx(T, abs=half_a_cent)
@@ -120,19 +136,13 @@ def test_compress_rejects_mismatched_arrays_and_accepts_empty() -> None:
     assert compress([], [], []).n_customers == 0
 
 
-tuples = st.lists(
-    st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(3, 5)), min_size=1, max_size=40
-)
+tuples = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(3, 5)), min_size=1, max_size=40)
 
 
 @given(tuples)
 def test_compress_is_lossless(rows: list[tuple[int, int, int]]) -> None:
     x, t_x, T = (np.array(column, dtype=np.float64) for column in zip(*rows, strict=True))
     compressed = compress(x, t_x, T)
-    expanded = sorted(
-        (a, b, c)
-        for a, b, c, w in zip(*compressed, strict=True)
-        for _ in range(int(w))
-    )
+    expanded = sorted((a, b, c) for a, b, c, w in zip(*compressed, strict=True) for _ in range(int(w)))
     assert expanded == sorted(rows)
     assert len(set(zip(compressed.x, compressed.t_x, compressed.T, strict=True))) == compressed.x.size
