@@ -191,6 +191,7 @@ def write_stack_file(dev: DevSettings, env: dict[str, str], pids: dict[str, int]
 
 
 def run_dev(dev: DevSettings) -> int:
+    (dev.data_dir.resolve() / "stack.json").unlink(missing_ok=True)
     pg, broker, env = prepare(dev)
     service_env = {k: v for k, v in env.items() if k.startswith("TOUCHPOINT_")}
     supervisor = Supervisor(dev, service_env, service_children(dev))
