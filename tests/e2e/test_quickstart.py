@@ -1,14 +1,27 @@
 """The README's walk-through, against the stack `make run` starts."""
 
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.devstack import RunningStack
+from tests.support.devstack import RunningStack, start_dev_stack
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def dev_stack() -> Iterator[RunningStack]:
+    with tempfile.TemporaryDirectory(prefix="touchpoint-dev-") as work:
+        running = start_dev_stack(Path(work) / "data")
+        try:
+            yield running
+        finally:
+            assert running.stop() == 0
 
 
 def _poll(fetch, deadline_s: float = 30.0):  # type: ignore[no-untyped-def]
