@@ -6,13 +6,13 @@ Labels never carry customer data: routes are labelled by their template, not the
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest, start_http_server
 from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTTP_REQUESTS = Counter(
     "touchpoint_http_requests_total", "HTTP requests answered.", ["service", "route", "method", "status"]
@@ -57,29 +57,52 @@ def configure_logging(service: str, *, level: str = "INFO", json: bool = True) -
 
 
 def _route_template(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
+    return _template_of(request.app, request.scope)
+
+
+def _template_of(app: FastAPI, scope: Scope) -> str:
+    handled_by = scope.get("route")  # set by the router once it matched (also inside included routers)
+    if handled_by is not None and hasattr(handled_by, "path"):
+        return str(handled_by.path)
+    for route in app.router.routes:
+        match, _ = route.matches(scope)
         if match is Match.FULL:
             return str(getattr(route, "path", "unmatched"))
     return "unmatched"
 
 
-def instrument(app: FastAPI, service: str) -> None:
-    """Add request metrics, /metrics and /healthz to an app."""
+class _RequestMetrics:
+    """Pure ASGI middleware: BaseHTTPMiddleware costs several times a small endpoint's own work."""
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    def __init__(self, app: ASGIApp, *, owner: FastAPI, service: str) -> None:
+        self.app, self.owner, self.service = app, owner, service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
         status = 500
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, send_noting_status)
         finally:
-            route = _route_template(request)
+            route = _template_of(self.owner, scope)
             if route != "/metrics":
-                HTTP_REQUESTS.labels(service, route, request.method, str(status)).inc()
-                HTTP_LATENCY.labels(service, route, request.method).observe(time.perf_counter() - start)
+                method = scope["method"]
+                HTTP_REQUESTS.labels(self.service, route, method, str(status)).inc()
+                HTTP_LATENCY.labels(self.service, route, method).observe(time.perf_counter() - start)
+
+
+def instrument(app: FastAPI, service: str) -> None:
+    """Add request metrics, /metrics and /healthz to an app."""
+    app.add_middleware(_RequestMetrics, owner=app, service=service)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -14,6 +14,15 @@ depends_on = None
 
 def upgrade() -> None:
     op.execute("CREATE SCHEMA IF NOT EXISTS ingest")
+    op.execute(
+        """
+        CREATE TABLE ingest.suppressions (
+            fingerprint text PRIMARY KEY,
+            erased_profile_id text NOT NULL,
+            suppressed_at timestamptz NOT NULL DEFAULT now()
+        )
+        """
+    )
 
 
 def downgrade() -> None:

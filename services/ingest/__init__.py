@@ -1,0 +1,1 @@
+"""HTTP in, durable in Kafka: the native and Segment-compatible touchpoint APIs."""

@@ -1,0 +1,215 @@
+"""The one long-lived Kafka producer behind the intake, and the watch that keeps it honest.
+
+Durability: `publish` hands every record of a request to the producer (acks=all), then
+awaits all acknowledgements together under one deadline of `kafka_send_timeout_s`. It
+returns only when every record was acknowledged; otherwise it raises `Unavailable`, and
+the request is answered 503. Records whose deadline passed may still land later: clients
+retry with the same event ids and the profile's permanent dedup counts them once.
+
+Health: a probe fetches cluster metadata every `broker_probe_interval_s`. The publisher is
+ready while the last successful probe is at most `broker_ready_max_age_s` old and no send
+has failed since it; while not ready, requests get 503 at once instead of waiting for a
+timeout. When sends keep failing for `producer_reset_after_s` although the probe reaches
+the broker, the producer is replaced by a new one (the old one is stopped in the
+background). If the broker is down at start, the probe keeps trying to start a producer.
+"""
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, KafkaTimeoutError
+from aiokafka.partitioner import murmur2
+
+from services.ingest.config import IngestSettings
+from services.ingest.service_layer.ports import Unavailable, UnavailableReason
+from services.ingest.telemetry import PRODUCER_RESETS, SEND_DURATION, SENDS_IN_FLIGHT
+from shared.envelope import KafkaRecord, encode_touchpoint
+from shared.events import Touchpoint
+from shared.kafka import create_producer
+
+log = logging.getLogger(__name__)
+
+NEVER = -math.inf
+PACK_FROM = 16
+PARTITION_CACHE_SIZE = 100_000
+
+Acknowledgement = asyncio.Future[Any]
+
+
+def ingest_producer(settings: IngestSettings) -> AIOKafkaProducer:
+    return create_producer(settings, linger_ms=settings.kafka_linger_ms)
+
+
+class KafkaPublisher:
+    def __init__(
+        self,
+        settings: IngestSettings,
+        *,
+        producer_factory: Callable[[IngestSettings], AIOKafkaProducer] = ingest_producer,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings, self.topic = settings, settings.topics.touchpoints
+        self.producer_factory, self.clock = producer_factory, clock
+        self.producer: AIOKafkaProducer | None = None
+        self.in_flight = 0
+        self.metadata_ok_at = NEVER
+        self.send_failed_at = NEVER
+        self.failing_since: float | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._partition_cache: dict[tuple[bytes, int], int] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._open()
+
+    async def stop(self) -> None:
+        producer, self.producer = self.producer, None
+        if producer is not None:
+            await self._retire(producer)
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.probe()
+            try:
+                await asyncio.wait_for(stop.wait(), self.settings.broker_probe_interval_s)
+            except TimeoutError:
+                pass
+
+    async def probe(self) -> None:
+        if self.producer is None:
+            await self._open()
+            return
+        try:
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), self._probe_timeout())
+        except Exception as exc:
+            log.info("broker probe failed", extra={"error": type(exc).__name__})
+            return
+        self.metadata_ok_at = self.clock()
+        if self.failing_since is not None and self.clock() - self.failing_since >= self.settings.producer_reset_after_s:
+            await self._reset()
+
+    def _probe_timeout(self) -> float:
+        return max(0.5, min(self.settings.kafka_send_timeout_s, 2 * self.settings.broker_probe_interval_s))
+
+    async def _open(self) -> bool:
+        producer = self.producer_factory(self.settings)
+        try:
+            await asyncio.wait_for(producer.start(), self.settings.kafka_send_timeout_s)
+        except Exception as exc:
+            log.warning("kafka producer could not start", extra={"error": type(exc).__name__})
+            self._retire_later(producer)
+            return False
+        self.producer = producer
+        self.metadata_ok_at = self.clock()
+        self.failing_since = None
+        return True
+
+    async def _reset(self) -> None:
+        log.warning("kafka producer stuck; replacing it")
+        PRODUCER_RESETS.inc()
+        old = self.producer
+        self.producer = None
+        if old is not None:
+            self._retire_later(old)
+        await self._open()
+
+    def _retire_later(self, producer: AIOKafkaProducer) -> None:
+        task = asyncio.get_running_loop().create_task(self._retire(producer))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _retire(self, producer: AIOKafkaProducer) -> None:
+        try:
+            await asyncio.wait_for(producer.stop(), self.settings.kafka_send_timeout_s + 1)
+        except Exception as exc:
+            log.info("kafka producer did not stop cleanly", extra={"error": type(exc).__name__})
+
+    # -- health ----------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        if self.producer is None:
+            return False
+        if self.clock() - self.metadata_ok_at > self.settings.broker_ready_max_age_s:
+            return False
+        return self.send_failed_at < self.metadata_ok_at
+
+    def check_available(self) -> None:
+        if not self.ready():
+            raise Unavailable(UnavailableReason.BROKER_DOWN)
+
+    # -- publishing ------------------------------------------------------------------------
+
+    async def publish(self, touchpoints: Sequence[Touchpoint]) -> None:
+        producer = self.producer
+        if producer is None or not self.ready():
+            raise Unavailable(UnavailableReason.BROKER_DOWN)
+        count = len(touchpoints)
+        if self.in_flight + count > self.settings.max_sends_in_flight:
+            raise Unavailable(UnavailableReason.OVERLOADED)
+        records = [encode_touchpoint(t) for t in touchpoints]
+        self.in_flight += count
+        SENDS_IN_FLIGHT.inc(count)
+        started = time.perf_counter()
+        try:
+            await self._send_all(producer, records)
+        except Unavailable:
+            self.send_failed_at = self.clock()
+            if self.failing_since is None:
+                self.failing_since = self.send_failed_at
+            raise
+        finally:
+            self.in_flight -= count
+            SENDS_IN_FLIGHT.dec(count)
+        self.failing_since = None
+        SEND_DURATION.observe(time.perf_counter() - started)
+
+    async def _send_all(self, producer: AIOKafkaProducer, records: Sequence[KafkaRecord]) -> None:
+        try:
+            async with asyncio.timeout(self.settings.kafka_send_timeout_s):
+                futures = await self._hand_over(producer, records)
+                if len(futures) == 1:
+                    await futures[0]
+                else:
+                    await asyncio.gather(*futures)
+        except (TimeoutError, KafkaTimeoutError) as exc:
+            raise Unavailable(UnavailableReason.TIMEOUT) from exc
+        except KafkaError as exc:
+            raise Unavailable(UnavailableReason.BROKER_DOWN) from exc
+
+    async def _hand_over(self, producer: AIOKafkaProducer, records: Sequence[KafkaRecord]) -> list[Acknowledgement]:
+        """Give the records to the producer. A few go one by one, to share its batches with other
+        requests; many are packed here into one batch per partition (far less work per record).
+        Partitions are chosen as the producer's default partitioner does: murmur2 of the key."""
+        if len(records) < PACK_FROM:
+            return [await producer.send(self.topic, r.value, key=r.key, headers=r.headers) for r in records]
+        partitions = sorted(await producer.partitions_for(self.topic))
+        grouped: dict[int, list[KafkaRecord]] = {}
+        for record in records:
+            grouped.setdefault(self._partition_of(record.key, partitions), []).append(record)
+        futures: list[Acknowledgement] = []
+        for partition, group in grouped.items():
+            batch = producer.create_batch()
+            for record in group:
+                if batch.append(timestamp=None, key=record.key, value=record.value, headers=record.headers) is None:
+                    futures.append(await producer.send_batch(batch, self.topic, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(timestamp=None, key=record.key, value=record.value, headers=record.headers)
+            futures.append(await producer.send_batch(batch, self.topic, partition=partition))
+        return futures
+
+    def _partition_of(self, key: bytes, partitions: list[int]) -> int:
+        cached = self._partition_cache.get((key, len(partitions)))
+        if cached is None:
+            if len(self._partition_cache) >= PARTITION_CACHE_SIZE:
+                self._partition_cache.clear()
+            cached = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+            self._partition_cache[(key, len(partitions))] = cached
+        return cached

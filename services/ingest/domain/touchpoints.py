@@ -1,0 +1,102 @@
+"""From a validated input event to the canonical Touchpoint: identities normalized (junk
+dropped), defaults from the catalogue, Segment-style clock-skew correction, server-owned
+fields stamped."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import orjson
+
+from services.ingest.domain.rejections import Code, Rejection
+from services.ingest.schemas import EventIn, IdentitiesIn
+from shared.catalogue import COMMERCE_TYPES, defaults_for
+from shared.events import Identities, Touchpoint
+from shared.identities import IdentityKind, normalize
+
+_SCALAR_KINDS = tuple(
+    (kind, kind.value)
+    for kind in (IdentityKind.CUSTOMER_ID, IdentityKind.ANONYMOUS_ID, IdentityKind.EMAIL, IdentityKind.PHONE)
+)
+
+
+def normalized_identities(given: IdentitiesIn) -> Identities:
+    values: dict[str, str] = {}
+    for kind, name in _SCALAR_KINDS:
+        raw = getattr(given, name)
+        if raw is not None and (value := normalize(kind, raw)) is not None:
+            values[name] = value
+    external = {
+        name: value
+        for name, raw in given.external.items()
+        if (value := normalize(IdentityKind.EXTERNAL, raw)) is not None
+    }
+    return Identities(**values, external=external)
+
+
+def as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def event_time(occurred_at: datetime | None, sent_at: datetime | None, received_at: datetime) -> datetime:
+    """occurred_at corrected by the client's clock skew (received_at - sent_at), as Segment does."""
+    if occurred_at is None:
+        return received_at
+    occurred = as_utc(occurred_at)
+    if sent_at is None:
+        return occurred
+    return occurred + (received_at - as_utc(sent_at))
+
+
+def build_touchpoint(
+    event: EventIn, *, source: str, received_at: datetime, new_id: Callable[[], str], max_properties_bytes: int
+) -> Touchpoint | Rejection:
+    identities = normalized_identities(event.identities)
+    if not identities.pairs():
+        return Rejection(
+            Code.MISSING_IDENTITY,
+            "At least one identity (customer_id, anonymous_id, email, phone or an external id) with a real value "
+            "is required; placeholders such as 'null' or 'undefined' do not count.",
+            "identities",
+        )
+    if event.type in COMMERCE_TYPES and event.order is None:
+        return Rejection(
+            Code.MISSING_ORDER, f"A {event.type} event needs an order (order_id, revenue, currency).", "order"
+        )
+    referral_of = None
+    if event.referral_of is not None:
+        referral_of = normalized_identities(event.referral_of)
+        if not referral_of.pairs():
+            return Rejection(Code.INVALID_FIELD, "referral_of needs at least one real identity.", "referral_of")
+    if event.properties:
+        try:
+            size = len(orjson.dumps(event.properties))
+        except TypeError:
+            return Rejection(Code.INVALID_FIELD, "properties must hold JSON values only.", "properties")
+        if size > max_properties_bytes:
+            return Rejection(
+                Code.EVENT_TOO_LARGE,
+                f"properties is {size} bytes serialized; the limit is {max_properties_bytes}.",
+                "properties",
+            )
+    phase, initiator, channel = defaults_for(event.type)
+    return Touchpoint(
+        id=event.id or new_id(),
+        source=source,
+        type=event.type,
+        initiator=event.initiator or initiator,
+        phase=event.phase or phase,
+        channel=event.channel or channel,
+        identities=identities,
+        occurred_at=event_time(event.occurred_at, event.sent_at, received_at),
+        received_at=received_at,
+        sent_at=as_utc(event.sent_at) if event.sent_at is not None else None,
+        order=event.order,
+        cost=event.cost,
+        feedback=event.feedback,
+        referral_of=referral_of,
+        traits=event.traits,
+        traits_set_once=event.traits_set_once,
+        consent=event.consent,
+        properties=event.properties,
+        context=event.context,
+    )

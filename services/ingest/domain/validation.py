@@ -1,0 +1,50 @@
+"""Turning an arbitrary JSON value into a validated `EventIn`, or the first reason it is not one."""
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from services.ingest.domain.rejections import Code, Rejection
+from services.ingest.schemas import SERVER_OWNED_FIELDS, EventIn
+
+
+def dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def rejection_from(error: ValidationError) -> Rejection:
+    first = error.errors(include_url=False, include_input=False)[0]
+    loc = tuple(first["loc"])
+    path = dotted(loc)
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        return Rejection(Code.UNKNOWN_FIELD, f"{path} is not a field of a touchpoint event.", path)
+    if loc[:1] == ("type",):
+        if kind == "missing":
+            return Rejection(Code.INVALID_TYPE, "type is required.", path)
+        return Rejection(
+            Code.INVALID_TYPE,
+            "type must be snake_case (a-z, 0-9, _), start with a letter, at most 64 characters.",
+            path,
+        )
+    if kind == "missing":
+        return Rejection(Code.INVALID_FIELD, f"{path} is required.", path)
+    return Rejection(Code.INVALID_FIELD, f"{path}: {first['msg']}.", path)
+
+
+def validate_event(raw: Any) -> EventIn | Rejection:
+    if not isinstance(raw, dict):
+        return Rejection(Code.INVALID_FIELD, "An event must be a JSON object.")
+    for name in SERVER_OWNED_FIELDS:
+        if name in raw:
+            return Rejection(Code.SERVER_OWNED_FIELD, f"{name} is set by the server and must not be sent.", name)
+    try:
+        return EventIn.model_validate(raw)
+    except ValidationError as error:
+        return rejection_from(error)

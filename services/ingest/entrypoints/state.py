@@ -1,0 +1,21 @@
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from services.ingest.adapters.keys import SingleFlightKeys
+from services.ingest.service_layer.intake import Intake
+
+
+@dataclass
+class IngestState:
+    intake: Intake
+    keys: SingleFlightKeys
+    ready: Callable[[], bool]
+    max_body_bytes: int
+    retry_after_s: int
+
+
+def state_of(request: Request) -> IngestState:
+    state: IngestState = request.app.state.ingest
+    return state
