@@ -21,7 +21,9 @@ the same transaction as the state the batch produced:
 On partition assignment we load the stored offsets and seek to them; partitions never seen
 start at the beginning of the log. If the stored offset lies beyond the log end (the broker
 lost its log, e.g. the in-memory dev broker restarted), we rewind to the log start: the
-permanent dedup keeps that replay from counting anything twice.
+permanent dedup keeps that replay from counting anything twice. The log end is the high
+watermark of a fetch answered after the seek, not ListOffsets(latest): the embedded Tansu
+broker answers that with the base offset of the last record batch + 1, short of the end.
 
 Failures
 --------
@@ -161,6 +163,7 @@ class ExactlyOnceConsumer:
         self.offsets, self.handle = offsets, handle
         self.max_records, self.max_backoff_s = max_records, max_backoff_s
         self.believed: dict[TopicPartition, int | None] = {}
+        self._sought_at: dict[TopicPartition, float] = {}
         self._stopping = asyncio.Event()
 
     def listener(self) -> ConsumerRebalanceListener:
@@ -181,20 +184,37 @@ class ExactlyOnceConsumer:
                 ERRORS.labels(self.group, "db_unavailable").inc()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff_s)
-        ends = await self.consumer.end_offsets(assigned)
         starts = await self.consumer.beginning_offsets(assigned)
         for tp in assigned:
             offset = stored.get(tp.partition)
-            if offset is not None and offset > ends[tp]:
-                log.warning("stored offset beyond log end; log was reset, rewinding", extra={"partition": tp.partition})
-                async with self.engine.begin() as conn:
-                    await self.offsets.advance(conn, self.group, tp, offset, starts[tp])
-                offset = starts[tp]
             self.believed[tp] = offset
-            if offset is None:
-                self.consumer.seek(tp, starts[tp])
-            else:
-                self.consumer.seek(tp, offset)
+            self.consumer.seek(tp, starts[tp] if offset is None else offset)
+            self._sought_at[tp] = time.time() * 1000
+
+    async def _rewind_reset_logs(self) -> None:
+        """Rewind partitions whose log (as the latest fetch after our seek saw it) ends before our offset."""
+        for tp in list(self.consumer.assignment()):
+            believed, high = self.believed.get(tp), self.consumer.highwater(tp)
+            if believed is None or high is None or high >= believed:
+                continue
+            if (self.consumer.last_poll_timestamp(tp) or 0) <= self._sought_at.get(tp, 0):
+                continue  # no fetch answered since the seek yet: the high watermark may be stale
+            log.warning("stored offset beyond log end; log was reset, rewinding", extra={"partition": tp.partition})
+            try:
+                start = (await self.consumer.beginning_offsets([tp]))[tp]
+                async with self.engine.begin() as conn:
+                    rewound = await self.offsets.advance(conn, self.group, tp, believed, start)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                ERRORS.labels(self.group, "transient").inc()
+                return  # checked again after the next fetch
+            if not rewound:
+                await self.seek_to_stored(list(self.consumer.assignment()))
+                return
+            self.believed[tp] = start
+            self.consumer.seek(tp, start)
+            self._sought_at[tp] = time.time() * 1000
 
     def stop(self) -> None:
         self._stopping.set()
@@ -202,6 +222,7 @@ class ExactlyOnceConsumer:
     async def run(self) -> None:
         while not self._stopping.is_set():
             batch = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
+            await self._rewind_reset_logs()
             records = [
                 r
                 for tp, rs in batch.items()

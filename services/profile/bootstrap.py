@@ -1,0 +1,80 @@
+"""The composition root: builds the API, the fold loop and the outbox relay from settings."""
+
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.profile.adapters.graph_store import PostgresGraphStore
+from services.profile.adapters.outbox_relay import OutboxRelay
+from services.profile.config import ProfileSettings
+from services.profile.domain.lifecycle import LifecycleRules
+from services.profile.entrypoints.api import create_app
+from services.profile.service_layer.folding import fold_records
+from shared.consumer import DeadLetter, ExactlyOnceConsumer, HandleBatch, OffsetStore, Record
+from shared.db import create_engine
+
+OFFSETS_TABLE = "profile.consumer_offsets"
+
+
+def build_engine(settings: ProfileSettings) -> AsyncEngine:
+    return create_engine(settings)
+
+
+def build_app(settings: ProfileSettings, engine: AsyncEngine | None = None) -> FastAPI:
+    return create_app(settings, engine or build_engine(settings))
+
+
+def fold_handler(*, rules: LifecycleRules, facts_topic: str) -> HandleBatch:
+    """The consumer loop's batch handler: records in, dead letters out, inside its transaction."""
+
+    async def handle(conn: AsyncConnection, records: Sequence[Record]) -> Sequence[DeadLetter]:
+        report = await fold_records(
+            PostgresGraphStore(conn), [r.value or b"" for r in records], rules=rules, facts_topic=facts_topic
+        )
+        return [DeadLetter(records[r.index], r.reason, r.detail) for r in report.rejections]
+
+    return handle
+
+
+def build_kafka_consumer(settings: ProfileSettings) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=settings.consumer_group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=settings.fold_batch_size,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
+    )
+
+
+def build_fold_loop(
+    settings: ProfileSettings, *, engine: AsyncEngine, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer
+) -> ExactlyOnceConsumer:
+    """The exactly-once loop over touchpoints.v1, subscribed (not started)."""
+    topics = settings.topics
+    loop = ExactlyOnceConsumer(
+        engine=engine,
+        consumer=consumer,
+        producer=producer,
+        topic=topics.touchpoints,
+        group=settings.consumer_group,
+        dlq_topic=topics.touchpoints_dlq,
+        offsets=OffsetStore(OFFSETS_TABLE),
+        handle=fold_handler(rules=settings.lifecycle, facts_topic=topics.customers),
+        max_records=settings.fold_batch_size,
+    )
+    consumer.subscribe([topics.touchpoints], listener=loop.listener())
+    return loop
+
+
+def build_relay(settings: ProfileSettings, *, engine: AsyncEngine, producer: AIOKafkaProducer) -> OutboxRelay:
+    return OutboxRelay(
+        engine,
+        producer,
+        batch_size=settings.outbox_batch_size,
+        idle_s=settings.outbox_idle_s,
+        retention_s=settings.outbox_retention_s,
+    )
