@@ -5,6 +5,7 @@ secret is compared in constant time. Verified keys are cached for `key_cache_ttl
 revocation takes effect within that many seconds.
 """
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -77,25 +78,54 @@ async def revoke_key(engine: AsyncEngine, *, key_id: str) -> bool:
 
 
 class KeyStore:
+    """Verified keys, cached for `ttl_s`. When an entry expires under load, the first caller
+    queries the database and concurrent callers for the same key await its answer (one query
+    per key at a time, not one per request in flight)."""
+
     def __init__(self, engine: AsyncEngine, *, ttl_s: float = 2.0) -> None:
         self.engine, self.ttl_s = engine, ttl_s
         self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._pending: dict[str, asyncio.Future[Principal | None]] = {}
 
     async def verify(self, raw: str) -> Principal | None:
         parts = split_key(raw)
         if parts is None:
             return None
-        now = time.monotonic()
         hit = self._cache.get(raw)
-        if hit is not None and now - hit[0] < self.ttl_s:
+        if hit is not None and time.monotonic() - hit[0] < self.ttl_s:
             return hit[1]
-        key_id, secret = parts
+        pending = self._pending.get(raw)
+        if pending is not None:
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this caller was cancelled
+                # the querying caller was cancelled: query for ourselves
+        answer: asyncio.Future[Principal | None] = asyncio.get_running_loop().create_future()
+        self._pending[raw] = answer
+        try:
+            principal = await self._lookup(raw, *parts)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                answer.cancel()
+            else:
+                answer.set_exception(exc)
+                answer.exception()  # retrieved here; the waiters re-raise it
+            raise
+        finally:
+            if self._pending.get(raw) is answer:
+                del self._pending[raw]
+        answer.set_result(principal)
+        return principal
+
+    async def _lookup(self, raw: str, key_id: str, secret: str) -> Principal | None:
+        now = time.monotonic()
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
                     text(
-                        "SELECT kind, source, secret_sha256 FROM auth.api_keys "
-                        "WHERE key_id = :i AND revoked_at IS NULL"
+                        "SELECT kind, source, secret_sha256 FROM auth.api_keys WHERE key_id = :i AND revoked_at IS NULL"
                     ),
                     {"i": key_id},
                 )

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from services.ingest.adapters.kafka_publisher import KafkaPublisher
-from services.ingest.adapters.keys import SingleFlightKeys
 from services.ingest.adapters.suppressions import SuppressionFeed, SuppressionTable
 from services.ingest.config import IngestSettings
 from services.ingest.domain.rate_limit import TokenBuckets
@@ -39,7 +38,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
         )
         app.state.ingest = IngestState(
             intake=intake,
-            keys=SingleFlightKeys(KeyStore(engine, ttl_s=settings.key_cache_ttl_s)),
+            keys=KeyStore(engine, ttl_s=settings.key_cache_ttl_s),
             ready=publisher.ready,
             max_body_bytes=settings.max_body_bytes,
             retry_after_s=settings.retry_after_s,

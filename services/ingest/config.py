@@ -26,6 +26,8 @@ class IngestSettings(CommonSettings):
         default=15.0, description="Recreate the producer when its sends fail this long while the broker answers."
     )
     kafka_linger_ms: int = Field(
-        default=2, description="How long the producer waits to fill a batch; more batches fewer requests under load."
+        default=0,
+        description="How long the producer holds a batch before sending it. Batches already grow with the load "
+        "(group commit: what arrives while a batch is in flight goes in the next one), so waiting only adds latency.",
     )
     suppression_poll_ms: int = Field(default=250, description="Longest wait for new suppressions per poll.")

@@ -1,7 +1,8 @@
 """The one long-lived Kafka producer behind the intake, and the watch that keeps it honest.
 
-Durability: `publish` hands every record of a request to the producer (acks=all), then
-awaits all acknowledgements together under one deadline of `kafka_send_timeout_s`. It
+Durability: `publish` hands every record of a request to the group commit (acks=all; see
+group_commit.py), then awaits their acknowledgement under one deadline of
+`kafka_send_timeout_s`. It
 returns only when every record was acknowledged; otherwise it raises `Unavailable`, and
 the request is answered 503. Records whose deadline passed may still land later: clients
 retry with the same event ids and the profile's permanent dedup counts them once.
@@ -19,26 +20,22 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError
-from aiokafka.partitioner import murmur2
 
+from services.ingest.adapters.group_commit import GroupCommit
+from services.ingest.adapters.records import RecordEncoder
 from services.ingest.config import IngestSettings
 from services.ingest.service_layer.ports import Unavailable, UnavailableReason
 from services.ingest.telemetry import PRODUCER_RESETS, SEND_DURATION, SENDS_IN_FLIGHT
-from shared.envelope import KafkaRecord, encode_touchpoint
+from shared.envelope import KafkaRecord
 from shared.events import Touchpoint
 from shared.kafka import create_producer
 
 log = logging.getLogger(__name__)
 
 NEVER = -math.inf
-PACK_FROM = 16
-PARTITION_CACHE_SIZE = 100_000
-
-Acknowledgement = asyncio.Future[Any]
 
 
 def ingest_producer(settings: IngestSettings) -> AIOKafkaProducer:
@@ -61,7 +58,8 @@ class KafkaPublisher:
         self.send_failed_at = NEVER
         self.failing_since: float | None = None
         self._retiring: set[asyncio.Task[None]] = set()
-        self._partition_cache: dict[tuple[bytes, int], int] = {}
+        self.group_commit = GroupCommit(self.topic, lambda: self.producer)
+        self.records = RecordEncoder()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -69,6 +67,7 @@ class KafkaPublisher:
         await self._open()
 
     async def stop(self) -> None:
+        await self.group_commit.stop()
         producer, self.producer = self.producer, None
         if producer is not None:
             await self._retire(producer)
@@ -148,18 +147,17 @@ class KafkaPublisher:
     # -- publishing ------------------------------------------------------------------------
 
     async def publish(self, touchpoints: Sequence[Touchpoint]) -> None:
-        producer = self.producer
-        if producer is None or not self.ready():
+        if self.producer is None or not self.ready():
             raise Unavailable(UnavailableReason.BROKER_DOWN)
         count = len(touchpoints)
         if self.in_flight + count > self.settings.max_sends_in_flight:
             raise Unavailable(UnavailableReason.OVERLOADED)
-        records = [encode_touchpoint(t) for t in touchpoints]
+        records = [self.records.encode(t) for t in touchpoints]
         self.in_flight += count
         SENDS_IN_FLIGHT.inc(count)
         started = time.perf_counter()
         try:
-            await self._send_all(producer, records)
+            await self._send_all(records)
         except Unavailable:
             self.send_failed_at = self.clock()
             if self.failing_since is None:
@@ -171,45 +169,11 @@ class KafkaPublisher:
         self.failing_since = None
         SEND_DURATION.observe(time.perf_counter() - started)
 
-    async def _send_all(self, producer: AIOKafkaProducer, records: Sequence[KafkaRecord]) -> None:
+    async def _send_all(self, records: Sequence[KafkaRecord]) -> None:
         try:
             async with asyncio.timeout(self.settings.kafka_send_timeout_s):
-                futures = await self._hand_over(producer, records)
-                if len(futures) == 1:
-                    await futures[0]
-                else:
-                    await asyncio.gather(*futures)
+                await self.group_commit.submit(records)
         except (TimeoutError, KafkaTimeoutError) as exc:
             raise Unavailable(UnavailableReason.TIMEOUT) from exc
         except KafkaError as exc:
             raise Unavailable(UnavailableReason.BROKER_DOWN) from exc
-
-    async def _hand_over(self, producer: AIOKafkaProducer, records: Sequence[KafkaRecord]) -> list[Acknowledgement]:
-        """Give the records to the producer. A few go one by one, to share its batches with other
-        requests; many are packed here into one batch per partition (far less work per record).
-        Partitions are chosen as the producer's default partitioner does: murmur2 of the key."""
-        if len(records) < PACK_FROM:
-            return [await producer.send(self.topic, r.value, key=r.key, headers=r.headers) for r in records]
-        partitions = sorted(await producer.partitions_for(self.topic))
-        grouped: dict[int, list[KafkaRecord]] = {}
-        for record in records:
-            grouped.setdefault(self._partition_of(record.key, partitions), []).append(record)
-        futures: list[Acknowledgement] = []
-        for partition, group in grouped.items():
-            batch = producer.create_batch()
-            for record in group:
-                if batch.append(timestamp=None, key=record.key, value=record.value, headers=record.headers) is None:
-                    futures.append(await producer.send_batch(batch, self.topic, partition=partition))
-                    batch = producer.create_batch()
-                    batch.append(timestamp=None, key=record.key, value=record.value, headers=record.headers)
-            futures.append(await producer.send_batch(batch, self.topic, partition=partition))
-        return futures
-
-    def _partition_of(self, key: bytes, partitions: list[int]) -> int:
-        cached = self._partition_cache.get((key, len(partitions)))
-        if cached is None:
-            if len(self._partition_cache) >= PARTITION_CACHE_SIZE:
-                self._partition_cache.clear()
-            cached = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
-            self._partition_cache[(key, len(partitions))] = cached
-        return cached

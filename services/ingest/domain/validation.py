@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from services.ingest.domain.rejections import Code, Rejection
 from services.ingest.schemas import SERVER_OWNED_FIELDS, EventIn
@@ -38,13 +38,35 @@ def rejection_from(error: ValidationError) -> Rejection:
     return Rejection(Code.INVALID_FIELD, f"{path}: {first['msg']}.", path)
 
 
-def validate_event(raw: Any) -> EventIn | Rejection:
+_EVENT_LIST = TypeAdapter(list[EventIn])
+
+
+def precheck(raw: Any) -> Rejection | None:
+    """What the schema cannot say: an event is an object and carries no server-owned field."""
     if not isinstance(raw, dict):
         return Rejection(Code.INVALID_FIELD, "An event must be a JSON object.")
     for name in SERVER_OWNED_FIELDS:
         if name in raw:
             return Rejection(Code.SERVER_OWNED_FIELD, f"{name} is set by the server and must not be sent.", name)
+    return None
+
+
+def validate_event(raw: Any) -> EventIn | Rejection:
+    refusal = precheck(raw)
+    if refusal is not None:
+        return refusal
     try:
         return EventIn.model_validate(raw)
     except ValidationError as error:
         return rejection_from(error)
+
+
+def validate_events(raws: list[Any]) -> list[EventIn | Rejection]:
+    """Validate many events: all in one pass while they are all valid (the usual case),
+    one by one when some are not, so each refusal names its own field."""
+    if len(raws) > 1 and all(precheck(raw) is None for raw in raws):
+        try:
+            return list(_EVENT_LIST.validate_python(raws))
+        except ValidationError:
+            pass
+    return [validate_event(raw) for raw in raws]

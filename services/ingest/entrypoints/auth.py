@@ -7,10 +7,9 @@ import binascii
 from fastapi import Request
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.ingest.adapters.keys import SingleFlightKeys
 from services.ingest.domain.rejections import Code
 from services.ingest.telemetry import REJECTED
-from shared.auth import KeyKind, Principal, authorize
+from shared.auth import KeyKind, KeyStore, Principal, authorize
 from shared.errors import ApiError
 
 
@@ -31,7 +30,7 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-async def authenticate(keys: SingleFlightKeys, raw: str | None, *, retry_after_s: int) -> Principal:
+async def authenticate(keys: KeyStore, raw: str | None, *, retry_after_s: int) -> Principal:
     try:
         principal = await keys.verify(raw) if raw else None
     except (SQLAlchemyError, OSError) as exc:

@@ -3,14 +3,14 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from services.ingest.adapters.keys import SingleFlightKeys
 from services.ingest.service_layer.intake import Intake
+from shared.auth import KeyStore
 
 
 @dataclass
 class IngestState:
     intake: Intake
-    keys: SingleFlightKeys
+    keys: KeyStore
     ready: Callable[[], bool]
     max_body_bytes: int
     retry_after_s: int

@@ -16,7 +16,8 @@ from services.ingest.domain.results import ItemResult, Outcome
 from services.ingest.domain.segment import segment_path, to_native
 from services.ingest.domain.suppression import suppressed
 from services.ingest.domain.touchpoints import build_touchpoint
-from services.ingest.domain.validation import validate_event
+from services.ingest.domain.validation import validate_events
+from services.ingest.schemas import EventIn
 from services.ingest.service_layer.ports import Publisher, RateLimited, Unavailable
 from services.ingest.telemetry import ACCEPTED, REJECTED, UNAVAILABLE
 from shared.events import Touchpoint
@@ -83,19 +84,23 @@ def prepare(
     frame: SegmentFrame = SegmentFrame(),
 ) -> tuple[list[ItemResult], list[Touchpoint]]:
     """Validate every item; decide accepted, duplicate or rejected. Pure apart from id generation."""
+    outcomes: list[Touchpoint | Rejection | None] = []
+    candidates: list[object] = []
+    for raw in items:
+        native = _admissible(intake, raw, api, frame, single_size)
+        if isinstance(native, Rejection):
+            outcomes.append(native)
+        else:
+            outcomes.append(None)
+            candidates.append(native)
+    validated = iter(validate_events(candidates))
     results: list[ItemResult] = []
     accepted: list[Touchpoint] = []
     seen: set[str] = set()
     for index, raw in enumerate(items):
-        outcome = _prepare_one(
-            intake,
-            raw,
-            api=api,
-            source=source,
-            received_at=received_at,
-            frame=frame,
-            size=single_size if single_size is not None else len(orjson.dumps(raw)),
-        )
+        outcome = outcomes[index]
+        if outcome is None:
+            outcome = _touchpoint_of(intake, next(validated), source=source, received_at=received_at)
         if isinstance(outcome, Rejection):
             if api is Api.SEGMENT:
                 outcome = Rejection(outcome.code, outcome.message, segment_path(outcome.path))
@@ -111,16 +116,18 @@ def prepare(
     return results, accepted
 
 
-def _prepare_one(
-    intake: Intake, raw: object, *, api: Api, source: str, received_at: datetime, frame: SegmentFrame, size: int
-) -> Touchpoint | Rejection:
+def _admissible(intake: Intake, raw: object, api: Api, frame: SegmentFrame, single_size: int | None) -> Any:
+    """The item as a native event to validate, or why it is refused before validation."""
+    size = single_size if single_size is not None else len(orjson.dumps(raw))
     limit = intake.limits.max_event_bytes
     if size > limit:
         return Rejection(Code.EVENT_TOO_LARGE, f"The event is {size} bytes serialized; the limit is {limit}.")
-    native = _to_event(raw, api, frame)
-    if isinstance(native, Rejection):
-        return native
-    event = validate_event(native)
+    return _to_event(raw, api, frame)
+
+
+def _touchpoint_of(
+    intake: Intake, event: EventIn | Rejection, *, source: str, received_at: datetime
+) -> Touchpoint | Rejection:
     if isinstance(event, Rejection):
         return event
     touchpoint = build_touchpoint(

@@ -6,7 +6,6 @@ import orjson
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from services.ingest.adapters.kafka_publisher import PACK_FROM
 from shared.envelope import encode_touchpoint, header
 from shared.events import Touchpoint
 from tests.integration.ingest.harness import Ingest, event, published_ids, read_records, running_ingest
@@ -48,7 +47,7 @@ async def test_an_accepted_event_is_in_kafka_byte_for_byte_as_a_cloudevent(inges
 
 
 async def test_a_batch_is_packed_per_partition_exactly_as_the_default_partitioner_would(ingest: Ingest) -> None:
-    count = PACK_FROM * 3
+    count = 48
     batch = [event(id=f"b-{i}", identities={"customer_id": f"cust-{i % 7}"}) for i in range(count)]
     response = await ingest.post({"batch": batch})
     assert response.status_code == 202 and response.json()["accepted"] == count

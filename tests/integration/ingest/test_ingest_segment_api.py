@@ -149,7 +149,7 @@ async def test_the_write_key_may_travel_in_the_body_as_segment_allows(ingest: In
 
 
 async def test_each_single_call_maps_to_its_type(ingest: Ingest) -> None:
-    calls = {
+    calls: dict[str, tuple[dict[str, Any], str]] = {
         "identify": ({"userId": "u1", "traits": {"email": "u1@example.com"}}, "identified"),
         "page": ({"anonymousId": "a1", "name": "Home"}, "page_view"),
         "screen": ({"anonymousId": "a1", "name": "Cart"}, "screen_view"),

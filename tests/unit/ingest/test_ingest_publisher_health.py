@@ -7,6 +7,7 @@ import pytest
 from services.ingest.adapters.kafka_publisher import KafkaPublisher
 from services.ingest.config import IngestSettings
 from services.ingest.service_layer.ports import Unavailable, UnavailableReason
+from shared.catalogue import Channel, Initiator, Phase
 from shared.events import Identities, Touchpoint
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -14,9 +15,9 @@ TOUCHPOINT = Touchpoint(
     id="e1",
     source="s",
     type="page_view",
-    initiator="customer",
-    phase="pre_purchase",
-    channel="web",
+    initiator=Initiator("customer"),
+    phase=Phase("pre_purchase"),
+    channel=Channel("web"),
     identities=Identities(anonymous_id="a1"),
     occurred_at=NOW,
     received_at=NOW,
@@ -49,8 +50,19 @@ class StuckProducer:
         if not self.metadata_ok:
             raise ConnectionError("broker down")
 
-    async def send(self, *args: Any, **kwargs: Any) -> "asyncio.Future[Any]":
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1}
+
+    def create_batch(self) -> "StuckBatch":
+        return StuckBatch()
+
+    async def send_batch(self, batch: "StuckBatch", topic: str, *, partition: int) -> "asyncio.Future[Any]":
         return asyncio.get_running_loop().create_future()
+
+
+class StuckBatch:
+    def append(self, **record: Any) -> int:
+        return 0
 
 
 def publisher_with(produced: list[StuckProducer], clock: Clock) -> KafkaPublisher:
@@ -64,7 +76,7 @@ def publisher_with(produced: list[StuckProducer], clock: Clock) -> KafkaPublishe
 
 
 async def test_an_unacknowledged_send_is_a_timeout_and_marks_the_broker_down_until_the_next_probe() -> None:
-    clock, produced = Clock(), []
+    clock, produced = Clock(), list[StuckProducer]()
     publisher = publisher_with(produced, clock)
     await publisher.start()
     assert publisher.ready()
@@ -81,7 +93,7 @@ async def test_an_unacknowledged_send_is_a_timeout_and_marks_the_broker_down_unt
 
 
 async def test_metadata_too_old_means_not_ready() -> None:
-    clock, produced = Clock(), []
+    clock, produced = Clock(), list[StuckProducer]()
     publisher = publisher_with(produced, clock)
     await publisher.start()
     produced[0].metadata_ok = False
@@ -91,7 +103,7 @@ async def test_metadata_too_old_means_not_ready() -> None:
 
 
 async def test_a_producer_failing_while_the_broker_answers_is_replaced() -> None:
-    clock, produced = Clock(), []
+    clock, produced = Clock(), list[StuckProducer]()
     publisher = publisher_with(produced, clock)
     await publisher.start()
     with pytest.raises(Unavailable):
@@ -107,7 +119,7 @@ async def test_a_producer_failing_while_the_broker_answers_is_replaced() -> None
 
 
 async def test_too_many_records_in_flight_is_overloaded() -> None:
-    clock, produced = Clock(), []
+    clock, produced = Clock(), list[StuckProducer]()
     publisher = publisher_with(produced, clock)
     publisher.settings = publisher.settings.model_copy(update={"max_sends_in_flight": 0})
     await publisher.start()
