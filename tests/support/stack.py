@@ -30,6 +30,8 @@ def free_port() -> int:
 
 @dataclass
 class TestStack:
+    __test__ = False
+
     server_url: str  # postgresql://user@host:port (no database)
     kafka_bootstrap: str
     pg: EmbeddedPostgres | None = None
