@@ -14,7 +14,7 @@
     Baseline: the same point lookup as a bare asyncpg query from the client process.
 
 Run ``python -m bench.bench_profile`` (about 2-3 minutes; BENCH_PROFILE_PROFILES=200000 for a
-quicker read part).
+quicker read part; BENCH_PROFILE_PARTS=fold or =read for one part only).
 """
 
 import asyncio
@@ -34,7 +34,6 @@ import asyncpg
 import httpx
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import text
 
 from services.profile.adapters.codec import encode_profile
 from services.profile.config import ProfileSettings
@@ -42,7 +41,7 @@ from services.profile.domain.fold import fold
 from services.profile.entrypoints.consumer import consume
 from shared.auth import KeyKind
 from shared.catalogue import defaults_for
-from shared.db import create_engine, plain_url
+from shared.db import plain_url
 from shared.envelope import encode_touchpoint
 from shared.events import Identities, Item, Order, Touchpoint
 from shared.kafka import create_producer
@@ -53,6 +52,7 @@ CUSTOMERS = 4_000
 ROUNDS = 2
 READ_PROFILES = int(os.environ.get("BENCH_PROFILE_PROFILES", "1000000"))
 READ_REQUESTS = 2_000
+PARTS = set(os.environ.get("BENCH_PROFILE_PARTS", "fold,read").split(","))
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 BASELINE_SCHEMA = """
@@ -127,24 +127,23 @@ async def real_fold_rate(env: Env, round_: int) -> float:
         "consumer_heartbeat_interval_ms": 500,
     }
     settings = ProfileSettings(**{**env.settings.model_dump(), **overrides})
-    engine = create_engine(settings, pool_size=2)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {PROFILE_TABLES}"))
+    # The progress probe shares the consumer's event loop, so it is a bare asyncpg query:
+    # its cost must not be charged to the path under test.
+    probe = await asyncpg.connect(plain_url(settings.database_url))
+    await probe.execute(f"TRUNCATE {PROFILE_TABLES}")
     window = Window()
     stop = asyncio.Event()
     task = asyncio.create_task(consume(settings, stop))
     try:
         while window.last_count < FOLD_EVENTS:
-            async with engine.connect() as conn:
-                done = (await conn.execute(text("SELECT coalesce(sum(next_offset), 0) FROM profile.consumer_offsets")))
-                count = int(done.scalar() or 0)
+            count = int(await probe.fetchval("SELECT coalesce(sum(next_offset), 0) FROM profile.consumer_offsets"))
             if count != window.last_count:
                 window.note(count)
             await asyncio.sleep(0.02)
     finally:
         stop.set()
         await task
-        await engine.dispose()
+        await probe.close()
     return window.rate
 
 
@@ -318,10 +317,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="touchpoint-bench-profile-") as work:
         stack = start_stack(Path(work))
         try:
-            fold_env = asyncio.run(new_env(stack))
-            asyncio.run(fold_part(fold_env))
-            read_env = asyncio.run(new_env(stack))
-            asyncio.run(read_part(read_env, Path(work)))
+            if "fold" in PARTS:
+                fold_env = asyncio.run(new_env(stack))
+                asyncio.run(fold_part(fold_env))
+            if "read" in PARTS:
+                read_env = asyncio.run(new_env(stack))
+                asyncio.run(read_part(read_env, Path(work)))
         finally:
             stop_stack(stack)
 

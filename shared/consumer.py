@@ -76,6 +76,9 @@ class DeadLetter:
 
 
 HandleBatch = Callable[[AsyncConnection, Sequence[Record]], Awaitable[Sequence[DeadLetter]]]
+# Called with the connection a batch used, once its transaction has committed (and never for a
+# batch that rolled back): the place for effects that must not repeat when a batch is retried.
+OnCommit = Callable[[AsyncConnection], None]
 
 _TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006"}
 
@@ -157,8 +160,10 @@ class ExactlyOnceConsumer:
         handle: HandleBatch,
         max_records: int = 500,
         max_backoff_s: float = 5.0,
+        on_commit: OnCommit | None = None,
     ) -> None:
         self.engine, self.consumer, self.producer = engine, consumer, producer
+        self.on_commit = on_commit
         self.topic, self.group, self.dlq_topic = topic, group, dlq_topic
         self.offsets, self.handle = offsets, handle
         self.max_records, self.max_backoff_s = max_records, max_backoff_s
@@ -298,6 +303,8 @@ class ExactlyOnceConsumer:
                     raise LostPartition(str(tp))
                 if not await self.offsets.advance(conn, self.group, tp, self.believed[tp], offset + 1):
                     raise LostPartition(str(tp))
+        if self.on_commit is not None:
+            self.on_commit(conn)
         for tp, offset in last.items():
             self.believed[tp] = offset + 1
         folded = len(records) - len(dead)

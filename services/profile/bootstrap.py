@@ -1,18 +1,14 @@
 """The composition root: builds the API, the fold loop and the outbox relay from settings."""
 
-from collections.abc import Sequence
-
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.profile.adapters.graph_store import PostgresGraphStore
 from services.profile.adapters.outbox_relay import OutboxRelay
 from services.profile.config import ProfileSettings
-from services.profile.domain.lifecycle import LifecycleRules
 from services.profile.entrypoints.api import create_app
-from services.profile.service_layer.folding import fold_records
-from shared.consumer import DeadLetter, ExactlyOnceConsumer, HandleBatch, OffsetStore, Record
+from services.profile.service_layer.folding import FoldHandler
+from shared.consumer import ExactlyOnceConsumer, OffsetStore
 from shared.db import create_engine
 
 OFFSETS_TABLE = "profile.consumer_offsets"
@@ -24,18 +20,6 @@ def build_engine(settings: ProfileSettings) -> AsyncEngine:
 
 def build_app(settings: ProfileSettings, engine: AsyncEngine | None = None) -> FastAPI:
     return create_app(settings, engine or build_engine(settings))
-
-
-def fold_handler(*, rules: LifecycleRules, facts_topic: str) -> HandleBatch:
-    """The consumer loop's batch handler: records in, dead letters out, inside its transaction."""
-
-    async def handle(conn: AsyncConnection, records: Sequence[Record]) -> Sequence[DeadLetter]:
-        report = await fold_records(
-            PostgresGraphStore(conn), [r.value or b"" for r in records], rules=rules, facts_topic=facts_topic
-        )
-        return [DeadLetter(records[r.index], r.reason, r.detail) for r in report.rejections]
-
-    return handle
 
 
 def build_kafka_consumer(settings: ProfileSettings) -> AIOKafkaConsumer:
@@ -55,6 +39,7 @@ def build_fold_loop(
 ) -> ExactlyOnceConsumer:
     """The exactly-once loop over touchpoints.v1, subscribed (not started)."""
     topics = settings.topics
+    handler = FoldHandler(rules=settings.lifecycle, facts_topic=topics.customers)
     loop = ExactlyOnceConsumer(
         engine=engine,
         consumer=consumer,
@@ -63,8 +48,9 @@ def build_fold_loop(
         group=settings.consumer_group,
         dlq_topic=topics.touchpoints_dlq,
         offsets=OffsetStore(OFFSETS_TABLE),
-        handle=fold_handler(rules=settings.lifecycle, facts_topic=topics.customers),
+        handle=handler,
         max_records=settings.fold_batch_size,
+        on_commit=handler.committed,
     )
     consumer.subscribe([topics.touchpoints], listener=loop.listener())
     return loop

@@ -7,9 +7,11 @@ Concurrency protocol (several consumers of one group fold side by side):
    a profile, so two consumers never create two profiles for one new identity.
 2. The profiles those pairs point to are locked `FOR UPDATE` in sorted id order. A merge
    repoints identities only while holding both profiles' locks, so once every locked row is
-   live (not merged away, not erased) the owners read before locking are still the owners.
-   Otherwise the owners are read again and the new ones locked too (a deadlock this may
-   cause is retried by the consumer loop, SQLSTATE 40P01).
+   live (not merged away, not erased) the owners read before locking are still the owners:
+   `FOR UPDATE` returns the latest committed version of each row, so a merge or an erasure
+   that committed meanwhile shows, and no second read is needed. Otherwise the owners are
+   read again and the new ones locked too (a deadlock this may cause is retried by the
+   consumer loop, SQLSTATE 40P01).
 3. All writes are batched: one statement per table, whatever the batch size.
 
 Identities and timeline rows of a merged-away profile are repointed to its survivor, and
@@ -73,9 +75,13 @@ class PostgresGraphStore:
                 ),
                 {"ids": missing},
             )
+            live = 0
             for row in rows:
                 if row.merged_into is None and row.state is not None:
                     profiles[row.id] = decode_profile(row.state)
+                    live += 1
+            if live == len(missing):
+                return GraphView(owners=owners, profiles=profiles)  # all still live: owners unchanged (2.)
         raise GraphKeptMoving("identity owners kept changing while locking")
 
     async def _owners(self, pairs: Sequence[IdentityPair]) -> dict[IdentityPair, UUID]:

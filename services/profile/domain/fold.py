@@ -1,7 +1,8 @@
 """`apply(profile, event)` and `merge(a, b)`: the pure, order-independent profile fold.
 
 Both go through a `ProfileBuilder`, a private mutable working copy, so that folding a batch
-copies each profile once instead of once per event.
+copies each profile once instead of once per event; `freeze` hands the copy over as the new
+frozen value, so nothing is copied twice.
 """
 
 from collections.abc import Iterable, Mapping
@@ -18,7 +19,10 @@ class CustomerIdClash(ValueError):
 
 
 def utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    tz = value.tzinfo
+    if tz is UTC:
+        return value
+    return value.replace(tzinfo=UTC) if tz is None else value.astimezone(UTC)
 
 
 def _later(a: Stamp | None, b: Stamp | None) -> Stamp | None:
@@ -89,25 +93,27 @@ class ProfileBuilder:
         self.subscription_cancelled = profile.subscription_cancelled
 
     def freeze(self) -> Profile:
+        """The folded profile. Hands its mappings over instead of copying them: the builder is
+        spent afterwards and must not be used again."""
         return Profile(
             customer_id=self.customer_id,
             first_seen=self.first_seen,
             last_seen=self.last_seen,
-            traits=dict(self.traits),
-            traits_once=dict(self.traits_once),
-            consent=dict(self.consent),
+            traits=self.traits,
+            traits_once=self.traits_once,
+            consent=self.consent,
             events=self.events,
-            by_phase=dict(self.by_phase),
-            by_channel=dict(self.by_channel),
-            by_initiator=dict(self.by_initiator),
-            by_type=dict(self.by_type),
-            orders=dict(self.orders),
+            by_phase=self.by_phase,
+            by_channel=self.by_channel,
+            by_initiator=self.by_initiator,
+            by_type=self.by_type,
+            orders=self.orders,
             cost=self.cost,
             agent_minutes=self.agent_minutes,
             cost_events=self.cost_events,
-            nps_scores=dict(self.nps_scores),
+            nps_scores=self.nps_scores,
             nps_last=self.nps_last,
-            ratings=dict(self.ratings),
+            ratings=self.ratings,
             reviews=self.reviews,
             referrals=self.referrals,
             subscription_started=self.subscription_started,

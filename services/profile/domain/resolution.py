@@ -173,8 +173,7 @@ class _BatchFold:
             )
         )
 
-    def fold(self, event: Touchpoint) -> None:
-        pairs = usable_pairs(event.identities)
+    def fold(self, event: Touchpoint, pairs: list[IdentityPair]) -> None:
         if not pairs:
             self.unplaced.append(event)
             return
@@ -237,9 +236,20 @@ class _BatchFold:
         )
 
 
-def fold_batch(view: GraphView, events: Sequence[Touchpoint], *, new_id: Callable[[], UUID]) -> BatchOutcome:
-    """Resolve and fold `events` (already deduplicated) against `view`; pure."""
+def fold_batch(
+    view: GraphView,
+    events: Sequence[Touchpoint],
+    *,
+    new_id: Callable[[], UUID],
+    pairs: Sequence[list[IdentityPair]] | None = None,
+) -> BatchOutcome:
+    """Resolve and fold `events` (already deduplicated) against `view`; pure.
+
+    `pairs`, when given, are the events' `usable_pairs`, in the same order.
+    """
     work = _BatchFold(view, new_id)
-    for event in events:
-        work.fold(event)
+    if pairs is None:
+        pairs = [usable_pairs(event.identities) for event in events]
+    for event, event_pairs in zip(events, pairs, strict=True):
+        work.fold(event, event_pairs)
     return work.outcome()

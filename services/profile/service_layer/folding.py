@@ -2,8 +2,9 @@
 
 Runs inside the transaction the consumer loop owns (which also advances the offsets): the
 permanent dedup claim, the state, the timeline and the outbox rows of the facts commit or
-roll back together. Nothing here commits. (Counters are bumped before the commit, so a
-retried batch can count its merges twice.)
+roll back together. Nothing here commits. The counters of a batch are bumped by
+`FoldHandler.committed`, which the loop calls only after the transaction committed, so a
+batch that rolled back and was retried counts once.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -13,11 +14,14 @@ from uuid import UUID, uuid4
 
 from prometheus_client import Counter
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.profile.adapters.graph_store import PostgresGraphStore
 from services.profile.adapters.messages import OutboxMessage, fact_message
 from services.profile.domain.identity import IdentityPair, usable_pairs
 from services.profile.domain.lifecycle import Headline, LifecycleRules, headline_of
 from services.profile.domain.resolution import BatchOutcome, GraphView, fold_batch
+from shared.consumer import DeadLetter, Record
 from shared.events import Touchpoint
 
 MERGES = Counter("touchpoint_profile_merges_total", "Profiles merged into another by identity resolution.")
@@ -66,7 +70,7 @@ async def fold_records(
     new_id: Callable[[], UUID] = uuid4,
 ) -> FoldReport:
     rejections: list[Rejection] = []
-    events: dict[str, tuple[Touchpoint, str]] = {}
+    events: dict[str, tuple[Touchpoint, str, list[IdentityPair]]] = {}
     duplicates = 0
     for index, value in enumerate(values):
         try:
@@ -74,28 +78,61 @@ async def fold_records(
         except (ValidationError, ValueError) as exc:
             rejections.append(Rejection(index, "invalid_payload", f"not a touchpoint: {exc}"[:500]))
             continue
-        if not usable_pairs(event.identities):
+        pairs = usable_pairs(event.identities)
+        if not pairs:
             rejections.append(Rejection(index, "no_identity", "every identity of the event is a junk value"))
             continue
         if event.dedup_key in events:
             duplicates += 1
             continue
-        events[event.dedup_key] = (event, value.decode())
+        events[event.dedup_key] = (event, value.decode(), pairs)
     fresh = await store.claim_new(list(events)) if events else set()
     duplicates += len(events) - len(fresh)
-    DUPLICATES.inc(duplicates)
-    batch = [event for key, (event, _) in events.items() if key in fresh]
-    if not batch:
+    chosen = [(event, pairs) for key, (event, _, pairs) in events.items() if key in fresh]
+    if not chosen:
         return FoldReport(0, duplicates, tuple(rejections), None)
-    pairs = [pair for event in batch for pair in usable_pairs(event.identities)]
-    view = await store.lock_view(pairs)
-    outcome = fold_batch(view, batch, new_id=new_id)
+    batch = [event for event, _ in chosen]
+    batch_pairs = [pairs for _, pairs in chosen]
+    view = await store.lock_view([pair for pairs in batch_pairs for pair in pairs])
+    outcome = fold_batch(view, batch, new_id=new_id, pairs=batch_pairs)
     await store.save(
         outcome,
         headlines={pid: headline_of(profile, rules) for pid, profile in outcome.profiles.items()},
         documents={key: events[key][1] for key in fresh},
         outbox=[fact_message(fact, topic=facts_topic) for fact in outcome.facts],
     )
-    MERGES.inc(len(outcome.merges))
-    CONFLICTS.inc(len(outcome.conflicts))
     return FoldReport(len(batch), duplicates, tuple(rejections), outcome)
+
+
+def count_committed(report: FoldReport) -> None:
+    """Bump the counters of a batch whose transaction committed."""
+    DUPLICATES.inc(report.duplicates)
+    if report.outcome is not None:
+        MERGES.inc(len(report.outcome.merges))
+        CONFLICTS.inc(len(report.outcome.conflicts))
+
+
+class FoldHandler:
+    """The consumer loop's batch handler: records in, dead letters out, inside its transaction.
+
+    `committed` (the loop's on-commit hook) applies the effects of the batch folded on that
+    connection; a batch that rolled back is replaced by its retry before anything counts it.
+    """
+
+    def __init__(self, *, rules: LifecycleRules, facts_topic: str) -> None:
+        self.rules, self.facts_topic = rules, facts_topic
+        self._pending: tuple[AsyncConnection, FoldReport] | None = None
+
+    async def __call__(self, conn: AsyncConnection, records: Sequence[Record]) -> Sequence[DeadLetter]:
+        self._pending = None
+        report = await fold_records(
+            PostgresGraphStore(conn), [r.value or b"" for r in records], rules=self.rules, facts_topic=self.facts_topic
+        )
+        self._pending = (conn, report)
+        return [DeadLetter(records[r.index], r.reason, r.detail) for r in report.rejections]
+
+    def committed(self, conn: AsyncConnection) -> None:
+        pending = self._pending
+        if pending is not None and pending[0] is conn:
+            self._pending = None
+            count_committed(pending[1])
