@@ -62,7 +62,8 @@ def start_dev_stack(data_dir: Path, *, extra_env: dict[str, str] | None = None, 
     stack_file = data_dir / "stack.json"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"touchpoint dev exited {process.returncode}: {(data_dir / 'dev.log').read_text()[-3000:]}")
+            tail = (data_dir / "dev.log").read_text()[-3000:]
+            raise RuntimeError(f"touchpoint dev exited {process.returncode}: {tail}")
         if stack_file.exists():
             return RunningStack(process, data_dir, json.loads(stack_file.read_text()))
         time.sleep(0.2)
