@@ -60,3 +60,9 @@ def test_every_service_is_healthy_and_exports_metrics(dev_stack: RunningStack) -
         assert "touchpoint_http_requests_total" in httpx.get(f"{url}/metrics").text
     for url in (info["profile_consumer_metrics_url"], info["metrics_consumer_metrics_url"]):
         assert "touchpoint_consumer_events_total" in httpx.get(url).text
+
+
+def test_every_http_service_is_ready_when_its_dependencies_are(dev_stack: RunningStack) -> None:
+    info = dev_stack.info
+    for url in (info["ingest_url"], info["profile_url"], info["metrics_url"]):
+        assert httpx.get(f"{url}/readyz").status_code == 200, url

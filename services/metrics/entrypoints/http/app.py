@@ -6,6 +6,8 @@ from contextlib import asynccontextmanager
 from datetime import date
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.metrics.config import MetricsSettings
@@ -14,7 +16,7 @@ from services.metrics.entrypoints.http import customers, model, reports
 from services.metrics.entrypoints.http.context import ApiContext
 from services.metrics.entrypoints.scheduler import refit_on_schedule
 from shared.auth import KeyStore
-from shared.errors import install_error_handlers
+from shared.errors import error_json, install_error_handlers
 from shared.observability import instrument
 
 
@@ -45,6 +47,16 @@ def create_app(
     app.state.keys = KeyStore(engine, ttl_s=settings.key_cache_ttl_s)
     install_error_handlers(app)
     instrument(app, "metrics")
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse(error_json("database_unavailable", "The database is not reachable."), status_code=503)
+        return JSONResponse({"status": "ready"})
+
     for router in (reports.router, customers.router, model.router):
         # flat, not include_router(): this FastAPI keeps an included router as one lazy sub-route,
         # which hides the route templates from the HTTP metrics labels and from route listings
