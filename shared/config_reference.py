@@ -1,7 +1,7 @@
 """The configuration reference: every setting of every settings class, as Markdown tables.
 
     python -m shared.config_reference                          # print it
-    python -m shared.config_reference --write docs/operations.md  # refresh it between the markers
+    python -m shared.config_reference --write README.md  # refresh it between the markers
 
 Classes are imported by dotted path, so a service whose settings do not exist yet is listed as
 missing instead of breaking the reference.

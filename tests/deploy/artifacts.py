@@ -21,7 +21,7 @@ COMPOSE = DEPLOY / "compose" / "docker-compose.yml"
 DOCKERFILE = DEPLOY / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 CHART = DEPLOY / "helm" / "touchpoint"
-OPERATIONS_DOC = ROOT / "docs" / "operations.md"
+OPERATIONS_DOC = ROOT / "README.md"
 METRIC_SOURCES = (ROOT / "shared", ROOT / "services")
 
 # Grafana's variables, replaced by what a panel would send to Prometheus.

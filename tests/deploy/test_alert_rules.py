@@ -67,7 +67,7 @@ def test_every_alert_has_a_severity_summary_and_a_runbook_entry() -> None:
         page, _, anchor = rule["annotations"]["runbook"].partition("#")
         assert page == "README.md", rule["alert"]
         assert anchor == rule["alert"].lower(), rule["alert"]
-        assert anchor in anchors, f"docs/operations.md has no runbook entry for {rule['alert']}"
+        assert anchor in anchors, f"README.md has no runbook entry for {rule['alert']}"
 
 
 def test_the_chart_ships_the_same_rules() -> None:

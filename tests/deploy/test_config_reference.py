@@ -60,5 +60,5 @@ def test_the_command_prints_the_reference() -> None:
 
 def test_the_operations_guide_carries_the_current_reference() -> None:
     assert between_markers(OPERATIONS_DOC.read_text()) == render(collect()), (
-        "regenerate it: python -m shared.config_reference --write docs/operations.md"
+        "regenerate it: python -m shared.config_reference --write README.md"
     )
