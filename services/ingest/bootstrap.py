@@ -12,7 +12,7 @@ from services.ingest.adapters.kafka_publisher import KafkaPublisher
 from services.ingest.adapters.suppressions import SuppressionFeed, SuppressionTable
 from services.ingest.config import IngestSettings
 from services.ingest.domain.rate_limit import TokenBuckets
-from services.ingest.entrypoints import health, native, segment
+from services.ingest.entrypoints import health, native, openapi, segment
 from services.ingest.entrypoints.responses import install_refusal_handlers
 from services.ingest.entrypoints.state import IngestState
 from services.ingest.service_layer.intake import Intake, Limits
@@ -70,6 +70,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
     # raw request anyway, and skip FastAPI's per-request dependency machinery.
     app.router.routes[:0] = [*native.routes, *segment.routes]
     app.include_router(health.router)
+    app.include_router(openapi.router)
     return app
 
 
