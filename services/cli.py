@@ -79,11 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("key")
     revoke.set_defaults(func=_keys_revoke)
 
+    from services.chaos.commands import register as chaos
     from services.ingest.commands import register as ingest
     from services.metrics.commands import register as metrics
     from services.profile.commands import register as profile
+    from services.simulate.commands import register as simulate
 
-    for register in (ingest, profile, metrics):
+    for register in (ingest, profile, metrics, simulate, chaos):
         register(sub)
     return parser
 
