@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from services.ingest.domain.nesting import FREE_FORM_FIELDS, MAX_DEPTH, deeper_than
 from services.ingest.domain.rejections import Code, Rejection
 from services.ingest.schemas import EventIn, IdentitiesIn
 from shared.catalogue import COMMERCE_TYPES, defaults_for
@@ -97,6 +98,9 @@ def build_touchpoint(
                 f"properties is {size} bytes serialized; the limit is {max_properties_bytes}.",
                 "properties",
             )
+    for name in FREE_FORM_FIELDS:
+        if deeper_than(getattr(event, name), MAX_DEPTH):
+            return Rejection(Code.INVALID_FIELD, f"{name} nests deeper than {MAX_DEPTH} levels.", name)
     phase, initiator, channel = defaults_for(event.type)
     sent_at = event.sent_at
     return Touchpoint(

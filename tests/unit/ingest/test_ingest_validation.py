@@ -233,3 +233,15 @@ def test_built_touchpoints_survive_the_wire_unchanged(
     assert encode_touchpoint(again) == encode_touchpoint(tp)
     assert RecordEncoder().encode(tp) == encode_touchpoint(tp)
     assert Touchpoint.model_validate(tp.model_dump()) == tp
+
+
+def test_nesting_deeper_than_every_consumer_reads_is_refused() -> None:
+    from services.ingest.domain.nesting import MAX_DEPTH, deeper_than
+
+    nested: object = "leaf"
+    for _ in range(MAX_DEPTH):
+        nested = {"k": nested}
+    assert not deeper_than(nested, MAX_DEPTH)
+    assert deeper_than({"k": nested}, MAX_DEPTH)
+    assert deeper_than([[nested]], MAX_DEPTH)
+    assert not deeper_than({"a": 1, "b": [1, 2, {"c": None}]}, 3)
