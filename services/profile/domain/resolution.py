@@ -18,10 +18,9 @@ Rules, applied to each event in turn against the identity graph:
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from uuid import UUID
 
-from services.profile.domain.facts import Attributes, event_facts, merge_facts
+from services.profile.domain.facts import Attributes, Correction, event_facts, implied, merge_correction, merge_facts
 from services.profile.domain.fold import ProfileBuilder, utc
 from services.profile.domain.identity import IdentityPair, customer_id_of, usable_pairs
 from services.profile.domain.model import Profile
@@ -144,17 +143,16 @@ class _BatchFold:
         before = self.attributes(survivor)
         kept, gone = self.builder(survivor), self.builder(merged)
         shared = {
-            order_id: kept.orders[order_id].standing_revenue + entry.standing_revenue
+            order_id: implied(kept.orders[order_id]) + implied(entry)
             for order_id, entry in gone.orders.items()
             if order_id in kept.orders
         }
         kept.absorb(gone.freeze())
-        overcounted: dict[str, tuple[Decimal, str | None]] = {}
+        corrections: dict[str, Correction] = {}
         for order_id, parts in shared.items():
-            entry = kept.orders[order_id]
-            if parts != entry.standing_revenue:
-                currency = entry.completion.currency if entry.completion else None
-                overcounted[order_id] = (parts - entry.standing_revenue, currency)
+            fix = merge_correction(parts, kept.orders[order_id])
+            if fix is not None:
+                corrections[order_id] = fix
         del self.builders[merged]
         self.merged[merged] = survivor
         moved = self.held.pop(merged, set())
@@ -169,7 +167,7 @@ class _BatchFold:
         self.facts.extend(
             merge_facts(
                 survivor=survivor, merged=merged, at=at, attributes_before=before, attributes_after=after,
-                overcounted=overcounted,
+                corrections=corrections,
             )
         )
 

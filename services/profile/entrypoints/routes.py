@@ -16,6 +16,15 @@ from services.profile.config import ProfileSettings
 from services.profile.domain.identity import IdentityPair, normalized_pair
 from services.profile.entrypoints.cursors import list_cursor, read_list_cursor, read_timeline_cursor, timeline_cursor
 from services.profile.entrypoints.responses import JsonResponse
+from services.profile.entrypoints.schemas import (
+    ErasureReport,
+    ExportBody,
+    MergeHistory,
+    ProfileBody,
+    ProfilePage,
+    TimelinePage,
+    error_responses,
+)
 from services.profile.entrypoints.views import profile_view, summary_view, timeline_view
 from services.profile.service_layer.erasure import erase_profile
 from shared.auth import KeyKind, Principal, require
@@ -25,17 +34,11 @@ router = APIRouter(prefix="/v1/profiles")
 Reader = Annotated[Principal, Depends(require(KeyKind.READ))]
 Admin = Annotated[Principal, Depends(require(KeyKind.ADMIN))]
 IDENTITY_PARAMS = ("customer_id", "email", "phone", "anonymous_id", "external")
+IdentityQuery = Annotated[str | None, Query(include_in_schema=False)]
 
 
-def _not_found(profile_id: str) -> ApiError:
+def _not_found(profile_id: UUID) -> ApiError:
     return ApiError(404, "profile_not_found", f"No profile {profile_id}.")
-
-
-def _profile_id(raw: str) -> UUID:
-    try:
-        return UUID(raw)
-    except ValueError:
-        raise _not_found(raw) from None
 
 
 def _settings(request: Request) -> ProfileSettings:
@@ -44,10 +47,8 @@ def _settings(request: Request) -> ProfileSettings:
 
 
 def _limit(request: Request, limit: int | None, default: int = 50) -> int:
-    cap = _settings(request).page_size_max
-    if limit is not None and limit < 1:
-        raise ApiError(422, "invalid_limit", "limit must be at least 1.", path="limit")
-    return min(limit or default, cap)
+    """The page size asked for (at least 1, checked by the parameter), capped by settings."""
+    return min(limit or default, _settings(request).page_size_max)
 
 
 def _lookup_pair(params: dict[str, str]) -> IdentityPair:
@@ -66,18 +67,17 @@ def _lookup_pair(params: dict[str, str]) -> IdentityPair:
     return pair
 
 
-@router.get("/{profile_id}")
-async def get_profile(request: Request, profile_id: str, _: Reader) -> JsonResponse:
-    requested = _profile_id(profile_id)
+@router.get("/{profile_id}", response_model=ProfileBody, responses=error_responses(404))
+async def get_profile(request: Request, profile_id: UUID, _: Reader) -> JsonResponse:
     async with request.app.state.engine.connect() as conn:
-        stored = await queries.profile_by_id(conn, requested)
+        stored = await queries.profile_by_id(conn, profile_id)
     if stored is None:
         raise _not_found(profile_id)
     now = datetime.now(UTC)
-    return JsonResponse(profile_view(stored, _settings(request).lifecycle, as_of=now, requested=requested))
+    return JsonResponse(profile_view(stored, _settings(request).lifecycle, as_of=now, requested=profile_id))
 
 
-@router.get("")
+@router.get("", response_model=ProfilePage | ProfileBody, responses=error_responses(404))
 async def find_profiles(
     request: Request,
     _: Reader,
@@ -85,16 +85,28 @@ async def find_profiles(
     segment: str | None = None,
     at_risk: bool | None = None,
     churned: bool | None = None,
-    limit: Annotated[int | None, Query()] = None,
+    limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: str | None = None,
+    customer_id: IdentityQuery = None,
+    email: IdentityQuery = None,
+    phone: IdentityQuery = None,
+    anonymous_id: IdentityQuery = None,
+    external: IdentityQuery = None,
 ) -> JsonResponse:
-    """By identity (?email=, ?customer_id=, ?anonymous_id=, ?phone=, ?external=name:value): the
-    profile; otherwise a page of profiles filtered by stage, segment, at_risk, churned."""
-    params = dict(request.query_params)
+    """By identity (one of ?email=, ?customer_id=, ?anonymous_id=, ?phone=, ?external=name:value):
+    the profile, 404 `profile_not_found` when no profile holds it, 422 `ambiguous_lookup` for
+    more than one identity, `junk_identity` for a value that never links, `invalid_identity`
+    for an external id without `name:`. Otherwise a page of profiles filtered by stage,
+    segment, at_risk, churned.
+
+    The identity parameters are described here rather than as OpenAPI parameters: only one may
+    be given and junk values are refused, which a parameter list cannot say."""
+    identity = {"customer_id": customer_id, "email": email, "phone": phone, "anonymous_id": anonymous_id,
+                "external": external}
     settings = _settings(request)
     now = datetime.now(UTC)
-    if any(k in params for k in IDENTITY_PARAMS):
-        pair = _lookup_pair(params)
+    if any(value is not None for value in identity.values()):
+        pair = _lookup_pair({kind: value for kind, value in identity.items() if value is not None})
         async with request.app.state.engine.connect() as conn:
             stored = await queries.profile_by_identity(conn, pair)
         if stored is None:
@@ -119,15 +131,18 @@ async def find_profiles(
     return JsonResponse(body)
 
 
-@router.get("/{profile_id}/touchpoints")
+@router.get("/{profile_id}/touchpoints", response_model=TimelinePage, responses=error_responses(404))
 async def get_timeline(
-    request: Request, profile_id: str, _: Reader, limit: int | None = None, cursor: str | None = None
+    request: Request,
+    profile_id: UUID,
+    _: Reader,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    cursor: str | None = None,
 ) -> JsonResponse:
-    requested = _profile_id(profile_id)
     size = _limit(request, limit)
     before = read_timeline_cursor(cursor) if cursor else None
     async with request.app.state.engine.connect() as conn:
-        live = await queries.live_id(conn, requested)
+        live = await queries.live_id(conn, profile_id)
         if live is None:
             raise _not_found(profile_id)
         entries = await queries.timeline(conn, live, limit=size + 1, before=before)
@@ -142,22 +157,20 @@ async def get_timeline(
     )
 
 
-@router.get("/{profile_id}/merges")
-async def get_merges(request: Request, profile_id: str, _: Reader) -> JsonResponse:
-    requested = _profile_id(profile_id)
+@router.get("/{profile_id}/merges", response_model=MergeHistory, responses=error_responses(404))
+async def get_merges(request: Request, profile_id: UUID, _: Reader) -> JsonResponse:
     async with request.app.state.engine.connect() as conn:
-        stored = await queries.profile_by_id(conn, requested)
+        stored = await queries.profile_by_id(conn, profile_id)
     if stored is None:
         raise _not_found(profile_id)
     return JsonResponse({"profile_id": str(stored.id), "merges": stored.merges})
 
 
-@router.delete("/{profile_id}")
-async def erase(request: Request, profile_id: str, _: Admin) -> JsonResponse:
-    requested = _profile_id(profile_id)
+@router.delete("/{profile_id}", response_model=ErasureReport, responses=error_responses(404))
+async def erase(request: Request, profile_id: UUID, _: Admin) -> JsonResponse:
     settings = _settings(request)
     erased = await erase_profile(
-        request.app.state.engine, requested, topics=settings.topics, now=datetime.now(UTC)
+        request.app.state.engine, profile_id, topics=settings.topics, now=datetime.now(UTC)
     )
     if erased is None:
         raise _not_found(profile_id)
@@ -172,13 +185,12 @@ async def erase(request: Request, profile_id: str, _: Admin) -> JsonResponse:
     )
 
 
-@router.get("/{profile_id}/export")
-async def export(request: Request, profile_id: str, _: Admin) -> JsonResponse:
-    requested = _profile_id(profile_id)
+@router.get("/{profile_id}/export", response_model=ExportBody, responses=error_responses(404))
+async def export(request: Request, profile_id: UUID, _: Admin) -> JsonResponse:
     async with request.app.state.engine.connect() as conn:
-        stored = await queries.profile_by_id(conn, requested)
+        stored = await queries.profile_by_id(conn, profile_id)
         if stored is None:
             raise _not_found(profile_id)
         entries = await queries.timeline(conn, stored.id, limit=None, before=None)
-    view = profile_view(stored, _settings(request).lifecycle, as_of=datetime.now(UTC), requested=requested)
+    view = profile_view(stored, _settings(request).lifecycle, as_of=datetime.now(UTC), requested=profile_id)
     return JsonResponse({"profile": view, "touchpoints": [timeline_view(e) for e in entries]})

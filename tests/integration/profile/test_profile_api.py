@@ -5,13 +5,23 @@ from typing import Any
 import httpx
 import pytest
 from profile_harness import engine_for, profile_settings, read_topic, scalar
+from pydantic import BaseModel
 
 from services.profile.adapters.graph_store import PostgresGraphStore
 from services.profile.adapters.outbox_relay import OutboxRelay
 from services.profile.config import ProfileSettings
 from services.profile.entrypoints.api import create_app
+from services.profile.entrypoints.schemas import (
+    ErasureReport,
+    ExportBody,
+    MergeHistory,
+    ProfileBody,
+    ProfilePage,
+    TimelinePage,
+)
 from services.profile.service_layer.folding import fold_records
 from shared.auth import KeyKind, create_key, revoke_key
+from shared.errors import ErrorResponse
 from shared.events import Touchpoint
 from shared.facts import CustomerFact, FactKind
 from shared.kafka import create_producer
@@ -63,16 +73,16 @@ async def test_auth_matrix_on_every_route(api: Api) -> None:
     pid = await api.profile_id(customer_id="c1")
     revoked = await create_key(api.engine, kind=KeyKind.READ, source="test")
     await revoke_key(api.engine, key_id=revoked.principal.key_id)
-    routes = [
-        ("GET", f"/v1/profiles/{pid}", KeyKind.READ),
-        ("GET", "/v1/profiles?email=c1@x.io", KeyKind.READ),
-        ("GET", "/v1/profiles?stage=prospect", KeyKind.READ),
-        ("GET", f"/v1/profiles/{pid}/touchpoints", KeyKind.READ),
-        ("GET", f"/v1/profiles/{pid}/merges", KeyKind.READ),
-        ("GET", f"/v1/profiles/{pid}/export", KeyKind.ADMIN),
-        ("DELETE", f"/v1/profiles/{pid}", KeyKind.ADMIN),
+    routes: list[tuple[str, str, KeyKind, type[BaseModel]]] = [
+        ("GET", f"/v1/profiles/{pid}", KeyKind.READ, ProfileBody),
+        ("GET", "/v1/profiles?email=c1@x.io", KeyKind.READ, ProfileBody),
+        ("GET", "/v1/profiles?stage=prospect", KeyKind.READ, ProfilePage),
+        ("GET", f"/v1/profiles/{pid}/touchpoints", KeyKind.READ, TimelinePage),
+        ("GET", f"/v1/profiles/{pid}/merges", KeyKind.READ, MergeHistory),
+        ("GET", f"/v1/profiles/{pid}/export", KeyKind.ADMIN, ExportBody),
+        ("DELETE", f"/v1/profiles/{pid}", KeyKind.ADMIN, ErasureReport),
     ]
-    for method, path, needed in routes:
+    for method, path, needed, declared in routes:
         seen = {}
         for name, key in [
             ("none", None), ("write", api.env.keys[KeyKind.WRITE]), ("revoked", revoked.key),
@@ -84,13 +94,16 @@ async def test_auth_matrix_on_every_route(api: Api) -> None:
             response = await api.client.request(method, path, headers=headers)
             seen[name] = response.status_code
             if response.status_code >= 400:
-                assert response.json()["error"]["code"] in {"unauthorized", "forbidden"}
+                assert ErrorResponse.model_validate(response.json()).error.code in {"unauthorized", "forbidden"}
+            else:
+                declared.model_validate(response.json())  # the body is what the OpenAPI declares
         expected = {"none": 401, "write": 403, "revoked": 401, "read": 200 if needed is KeyKind.READ else 403}
         if method != "DELETE":
             expected["admin"] = 200
         assert seen == expected, (method, path)
     erased = await api.client.delete(f"/v1/profiles/{pid}", headers=api.headers(KeyKind.ADMIN))
     assert erased.status_code == 200
+    ErasureReport.model_validate(erased.json())
 
 
 async def test_a_merged_away_id_answers_with_the_survivor_and_its_merge_history(api: Api) -> None:
@@ -110,6 +123,8 @@ async def test_a_merged_away_id_answers_with_the_survivor_and_its_merge_history(
     assert identities == {("anonymous_id", "cookie-7"), ("customer_id", "c7")}
     merges = (await api.get(f"/v1/profiles/{survivor}/merges")).json()["merges"]
     assert body["merges"] == merges
+    assert ProfileBody.model_validate(body).merges == MergeHistory.model_validate({"profile_id": survivor,
+                                                                                  "merges": merges}).merges
 
 
 async def test_merges_visible_when_an_anonymous_profile_joins_a_known_customer(api: Api) -> None:
@@ -129,7 +144,9 @@ async def test_conflicting_customer_ids_stay_apart_and_the_conflict_is_shown(api
     alice, bob = await api.profile_id(customer_id="alice"), await api.profile_id(customer_id="bob")
     assert alice != bob
     assert await api.profile_id(email="family@x.io") == alice
-    (conflict,) = (await api.get(f"/v1/profiles/{bob}")).json()["identity_conflicts"]
+    shown = (await api.get(f"/v1/profiles/{bob}")).json()
+    ProfileBody.model_validate(shown)
+    (conflict,) = shown["identity_conflicts"]
     assert (conflict["kind"], conflict["held_by"], conflict["event_profile_id"]) == ("email", alice, bob)
 
 
@@ -142,9 +159,11 @@ async def test_lookups_normalize_and_refuse_junk(api: Api) -> None:
     assert (junk.status_code, junk.json()["error"]["code"]) == (422, "junk_identity")
     missing = await api.get("/v1/profiles", email="nobody@x.io")
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "profile_not_found")
-    for path in ("/v1/profiles/not-a-uuid", "/v1/profiles/00000000-0000-0000-0000-000000000000"):
-        response = await api.get(path)
-        assert (response.status_code, response.json()["error"]["code"]) == (404, "profile_not_found")
+    unknown = await api.get("/v1/profiles/00000000-0000-0000-0000-000000000000")
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "profile_not_found")
+    malformed = await api.get("/v1/profiles/not-a-uuid")
+    assert (malformed.status_code, malformed.json()["error"]["code"]) == (422, "invalid_request")
+    assert malformed.json()["error"]["path"] == "path.profile_id"
     both = await api.get("/v1/profiles", email="mixed@case.io", phone="123456")
     assert both.json()["error"]["code"] == "ambiguous_lookup"
 
