@@ -1,4 +1,9 @@
-"""`touchpoint chaos` (`make chaos`) and `touchpoint chaos --soak` (`make soak`)."""
+"""`touchpoint chaos` (`make chaos`) and `touchpoint chaos --soak` (`make soak`).
+
+The run itself is imported when the command runs: it needs the embedded dev stack, which the
+production image does not ship."""
+
+from __future__ import annotations
 
 import argparse
 import asyncio
@@ -7,9 +12,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from services.chaos.service_layer.chaos_run import ChaosOptions, ChaosResult, run_chaos
-from services.chaos.service_layer.soak import SoakOptions, run_soak
+if TYPE_CHECKING:
+    from services.chaos.service_layer.chaos_run import ChaosResult
 
 
 def say(line: str) -> None:
@@ -47,6 +53,9 @@ def report_chaos(result: ChaosResult) -> None:
 
 
 def _chaos(args: argparse.Namespace) -> int:
+    from services.chaos.service_layer.chaos_run import ChaosOptions, run_chaos
+    from services.chaos.service_layer.soak import SoakOptions, run_soak
+
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # the broker is down on purpose
     data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="touchpoint-chaos-"))
@@ -81,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temp data dir (logs, ledger)")
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("chaos", help="the dev stack under load while faults are injected, then reconciled")
     add_arguments(parser)
     parser.set_defaults(func=_chaos)
