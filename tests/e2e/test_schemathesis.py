@@ -18,6 +18,12 @@ pytestmark = pytest.mark.e2e
 
 EXAMPLES = 25
 KEY_FOR = {"ingest": KeyKind.WRITE, "profile": KeyKind.ADMIN, "metrics": KeyKind.ADMIN}
+DEFAULT_ACCEPTANCE = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
+# Ingest answers every well-formed request with a verdict per item. Some item rules lie beyond
+# what JSON Schema can say (an identity must be a real value, not "null" or "0"; commerce types
+# need an order; a Segment call needs a user), so for ingest a 422 verdict naming the rule is a
+# processed answer to a schema-valid request. Every other check stays as it is.
+ACCEPTANCE = {"ingest": [*DEFAULT_ACCEPTANCE, "422"]}
 
 
 def all_checks() -> list[schemathesis.CheckFunction]:
@@ -29,7 +35,9 @@ def all_checks() -> list[schemathesis.CheckFunction]:
 def test_the_declared_api_holds_under_generated_requests(running: RunningServices, service: str) -> None:
     base = running.url(service)
     headers = {"authorization": f"Bearer {running.key(KEY_FOR[service])}"}
-    schema = schemathesis.openapi.from_url(f"{base}/openapi.json")
+    config = schemathesis.Config.from_dict({"checks": {"positive_data_acceptance": {
+        "expected-statuses": ACCEPTANCE.get(service, DEFAULT_ACCEPTANCE)}}})
+    schema = schemathesis.openapi.from_url(f"{base}/openapi.json", config=config)
     checks = all_checks()
     failures: list[str] = []
     operations = 0
