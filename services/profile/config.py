@@ -15,6 +15,9 @@ class ProfileSettings(CommonSettings):
         default=10_000, description="Kafka group session timeout: how soon a dead consumer's partitions move."
     )
     consumer_heartbeat_interval_ms: int = Field(default=3_000, description="Kafka group heartbeat interval.")
+    consumer_fetch_max_wait_ms: int = Field(
+        default=500, description="Longest a fetch waits for new records (lower: less latency, more requests)."
+    )
     fold_batch_size: int = Field(default=500, description="Most records folded in one transaction.")
     outbox_batch_size: int = Field(default=500, description="Most outbox rows published per round.")
     outbox_idle_s: float = Field(default=0.05, description="Pause of the outbox relay when nothing is pending.")
