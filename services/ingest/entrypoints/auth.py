@@ -9,25 +9,21 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services.ingest.domain.rejections import Code
 from services.ingest.telemetry import REJECTED
-from shared.auth import KeyKind, KeyStore, Principal, authorize
+from shared.auth import KeyKind, KeyStore, Principal, authorize, bearer_or_header
 from shared.errors import ApiError
 
 
 def presented_key(request: Request) -> str | None:
-    authorization = request.headers.get("authorization")
-    if authorization:
-        scheme, _, credentials = authorization.partition(" ")
-        scheme = scheme.lower()
-        if scheme == "bearer":
-            return credentials.strip() or None
-        if scheme == "basic":
-            try:
-                decoded = base64.b64decode(credentials.strip(), validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                return None
-            user, _, password = decoded.partition(":")
-            return user or password or None
-    return request.headers.get("x-api-key")
+    """The key as Segment SDKs send it (HTTP Basic, key as user), or as every service takes it."""
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        user, _, password = decoded.partition(":")
+        return user or password or None
+    return bearer_or_header(request) or None
 
 
 async def authenticate(keys: KeyStore, raw: str | None, *, retry_after_s: int) -> Principal:
