@@ -27,12 +27,12 @@ import httpx
 import orjson
 from fastapi import FastAPI, Request, Response
 
+from services.ingest.domain.rejections import Rejection
 from services.ingest.domain.touchpoints import build_touchpoint
 from services.ingest.domain.validation import validate_event
 from services.ingest.schemas import EventIn
 from shared.auth import KeyKind
 from shared.envelope import KafkaRecord, encode_touchpoint
-from shared.events import Touchpoint
 from shared.kafka import create_producer
 from tests.support.stack import Env, free_port, new_env, start_stack, stop_stack
 
@@ -176,11 +176,11 @@ class RawProducer:
             for raw in batch:
                 event = validate_event(raw)
                 assert isinstance(event, EventIn)
-                tp = build_touchpoint(
+                accepted = build_touchpoint(
                     event, source="bench", received_at=received, new_id=lambda: "x", max_properties_bytes=8192
                 )
-                assert isinstance(tp, Touchpoint)
-                records.append(encode_touchpoint(tp))
+                assert not isinstance(accepted, Rejection)
+                records.append(encode_touchpoint(accepted.touchpoint()))
             self.batches.append(records)
 
     async def _loop(self, offset: int, measure_from: float, until: float) -> int:

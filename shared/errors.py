@@ -1,8 +1,8 @@
 """Errors are part of the API: every rejection carries a machine-readable code and a sentence."""
 
-from fastapi import FastAPI, Request
+import orjson
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel
 
 
@@ -32,13 +32,17 @@ def error_json(code: str, message: str, path: str | None = None) -> dict[str, ob
     return {"error": body}
 
 
+def json_error(body: dict[str, object], status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type="application/json")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> ORJSONResponse:
-        return ORJSONResponse(error_json(exc.code, exc.message, exc.path), status_code=exc.status, headers=exc.headers)
+    async def api_error(_: Request, exc: ApiError) -> Response:
+        return json_error(error_json(exc.code, exc.message, exc.path), exc.status, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         path = ".".join(str(p) for p in first.get("loc", ()))
-        return ORJSONResponse(error_json("invalid_request", str(first.get("msg")), path), status_code=422)
+        return json_error(error_json("invalid_request", str(first.get("msg")), path), 422)

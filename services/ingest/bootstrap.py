@@ -13,6 +13,7 @@ from services.ingest.adapters.suppressions import SuppressionFeed, SuppressionTa
 from services.ingest.config import IngestSettings
 from services.ingest.domain.rate_limit import TokenBuckets
 from services.ingest.entrypoints import health, native, openapi, segment
+from services.ingest.entrypoints.fast_lane import IngestApp
 from services.ingest.entrypoints.responses import install_refusal_handlers
 from services.ingest.entrypoints.state import IngestState
 from services.ingest.service_layer.intake import Intake, Limits
@@ -62,13 +63,15 @@ def build_app(settings: IngestSettings) -> FastAPI:
             await publisher.stop()
             await engine.dispose()
 
-    app = FastAPI(title="touchpoint ingest", version="1", lifespan=lifespan)
+    app = IngestApp(service="ingest", title="touchpoint ingest", version="1", lifespan=lifespan)
     instrument(app, "ingest")
     install_error_handlers(app)
     install_refusal_handlers(app)
-    # The intake routes are plain Starlette routes at the head of the table: they take the
-    # raw request anyway, and skip FastAPI's per-request dependency machinery.
-    app.router.routes[:0] = [*native.routes, *segment.routes]
+    # The intake routes are plain Starlette routes (they take the raw request anyway), and
+    # their POSTs are served before the middleware stack (fast_lane.py).
+    intake_routes = [*native.routes, *segment.routes]
+    app.router.routes[:0] = intake_routes
+    app.serve_directly({route.path: route.endpoint for route in intake_routes})
     app.include_router(health.router)
     app.include_router(openapi.router)
     return app

@@ -27,10 +27,10 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 from services.ingest.adapters.group_commit import GroupCommit
 from services.ingest.adapters.records import RecordEncoder
 from services.ingest.config import IngestSettings
+from services.ingest.domain.touchpoints import Accepted
 from services.ingest.service_layer.ports import Unavailable, UnavailableReason
 from services.ingest.telemetry import PRODUCER_RESETS, SEND_DURATION, SENDS_IN_FLIGHT
 from shared.envelope import KafkaRecord
-from shared.events import Touchpoint
 from shared.kafka import create_producer
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ class KafkaPublisher:
 
     # -- publishing ------------------------------------------------------------------------
 
-    async def publish(self, touchpoints: Sequence[Touchpoint]) -> None:
+    async def publish(self, touchpoints: Sequence[Accepted]) -> None:
         if self.producer is None or not self.ready():
             raise Unavailable(UnavailableReason.BROKER_DOWN)
         count = len(touchpoints)

@@ -4,22 +4,21 @@ from collections.abc import Iterable
 from typing import Any
 
 MAX_DEPTH = 32
-FREE_FORM_FIELDS = ("traits", "traits_set_once", "properties", "context")
+_CONTAINERS = (dict, list)
 
 
 def deeper_than(value: Any, limit: int) -> bool:
     """True when `value` nests containers more than `limit` levels deep (the value itself is level 1)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children: Iterable[Any]
-        if isinstance(node, dict):
-            children = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        if depth > limit:
+    children: Iterable[Any]
+    if isinstance(value, dict):
+        children = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return False
+    if limit < 1:
+        return True
+    for child in children:
+        if isinstance(child, _CONTAINERS) and deeper_than(child, limit - 1):
             return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False

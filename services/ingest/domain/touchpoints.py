@@ -1,34 +1,120 @@
-"""From a validated input event to the canonical Touchpoint: identities normalized (junk
+"""From a validated input event to the canonical touchpoint: identities normalized (junk
 dropped), defaults from the catalogue, Segment-style clock-skew correction, server-owned
 fields stamped.
 
-The canonical models are built validated. It is cheap: the nested values are already
-model instances (validated once, with the input schema) and pass through as they are;
-`model_construct` measured slower than validating here (pydantic 2.13).
+The result is an `Accepted`: the fields of shared.events.Touchpoint as plain values, every
+rule of the canonical model already checked here. The publisher serializes it straight to
+the wire form (adapters/records.py) without building the pydantic model, which would
+validate every field a second time; `Accepted.touchpoint()` builds that model, and a
+property test holds the two the same (tests/unit/ingest/test_ingest_records.py).
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
-from services.ingest.domain.nesting import FREE_FORM_FIELDS, MAX_DEPTH, deeper_than
+from services.ingest.domain.nesting import MAX_DEPTH, deeper_than
 from services.ingest.domain.rejections import Code, Rejection
 from services.ingest.schemas import EventIn, IdentitiesIn
-from shared.catalogue import COMMERCE_TYPES, defaults_for
-from shared.events import Identities, Touchpoint
-from shared.identities import IdentityKind, normalize
+from shared.catalogue import COMMERCE_TYPES, Channel, Initiator, Phase, defaults_for
+from shared.events import CostToServe, Feedback, Identities, Order, Touchpoint
+from shared.identities import STRENGTH, IdentityKind, normalize
 
 SHORT_TEXT_MAX = 200  # shared.events.ShortText
 _SCALAR_KINDS = tuple(
     (kind, kind.value)
     for kind in (IdentityKind.CUSTOMER_ID, IdentityKind.ANONYMOUS_ID, IdentityKind.EMAIL, IdentityKind.PHONE)
 )
+_EXTERNAL = IdentityKind.EXTERNAL.value
+_STRONGEST_FIRST = tuple(kind.value for kind in STRENGTH)
+
+IdentityDoc = Mapping[str, Any]  # the JSON object of shared.events.Identities: set kinds only, in schema order
 
 
-def normalized_identities(given: IdentitiesIn, path: str) -> Identities | Rejection | None:
-    """The normalized identities, or None when not one real value is left."""
-    values: dict[str, str] = {}
+@dataclass(slots=True)
+class Accepted:
+    """A touchpoint ready to publish: the fields of shared.events.Touchpoint, normalized and checked.
+
+    Not frozen only because a frozen dataclass pays for every field on construction; nothing
+    changes one once built."""
+
+    id: str
+    source: str
+    type: str
+    initiator: Initiator
+    phase: Phase
+    channel: Channel
+    identities: IdentityDoc
+    occurred_at: datetime
+    received_at: datetime
+    sent_at: datetime | None
+    order: Order | None
+    cost: CostToServe | None
+    feedback: Feedback | None
+    referral_of: IdentityDoc | None
+    traits: dict[str, Any]
+    traits_set_once: dict[str, Any]
+    consent: dict[str, bool]
+    properties: dict[str, Any]
+    context: dict[str, Any]
+
+    def identity_pairs(self) -> list[tuple[str, str]]:
+        """(kind, value) pairs as Identities.pairs(): strongest first, external ids by name."""
+        ids = self.identities
+        out: list[tuple[str, str]] = []
+        for name in _STRONGEST_FIRST:
+            value = ids.get(name)
+            if value is None:
+                continue
+            if name == _EXTERNAL:
+                out.extend((f"external:{kind}", v) for kind, v in sorted(value.items()))
+            else:
+                out.append((name, value))
+        return out
+
+    def partition_key(self) -> str:
+        """The strongest identity as `<kind>:<value>`, as Identities.partition_key()."""
+        ids = self.identities
+        for name in _STRONGEST_FIRST:
+            value = ids.get(name)
+            if value is not None:
+                if name == _EXTERNAL:
+                    first = min(value)
+                    return f"external:{first}:{value[first]}"
+                return f"{name}:{value}"
+        return ""
+
+    def touchpoint(self) -> Touchpoint:
+        """The canonical model of this touchpoint (validated)."""
+        return Touchpoint(
+            id=self.id,
+            source=self.source,
+            type=self.type,
+            initiator=self.initiator,
+            phase=self.phase,
+            channel=self.channel,
+            identities=Identities(**self.identities),
+            occurred_at=self.occurred_at,
+            received_at=self.received_at,
+            sent_at=self.sent_at,
+            order=self.order,
+            cost=self.cost,
+            feedback=self.feedback,
+            referral_of=Identities(**self.referral_of) if self.referral_of is not None else None,
+            traits=self.traits,
+            traits_set_once=self.traits_set_once,
+            consent=self.consent,
+            properties=self.properties,
+            context=self.context,
+        )
+
+
+def normalized_identities(given: IdentitiesIn, path: str) -> dict[str, Any] | Rejection | None:
+    """The normalized identities as their JSON object, or None when not one real value is left."""
+    values: dict[str, Any] = {}
     for kind, name in _SCALAR_KINDS:
         raw = getattr(given, name)
         if raw is not None and (value := normalize(kind, raw)) is not None:
@@ -39,13 +125,14 @@ def normalized_identities(given: IdentitiesIn, path: str) -> Identities | Reject
                     f"{path}.{name}",
                 )
             values[name] = value
-    external: dict[str, str] = {}
-    for name, raw in given.external.items():
-        if (value := normalize(IdentityKind.EXTERNAL, raw)) is not None:
-            external[name] = value
-    if not values and not external:
-        return None
-    return Identities(**values, external=external)
+    if given.external:
+        external: dict[str, str] = {}
+        for name, raw in given.external.items():
+            if (value := normalize(IdentityKind.EXTERNAL, raw)) is not None:
+                external[name] = value
+        if external:
+            values[_EXTERNAL] = external
+    return values or None
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -62,9 +149,21 @@ def event_time(occurred_at: datetime | None, sent_at: datetime | None, received_
     return occurred + (received_at - as_utc(sent_at))
 
 
+def _free_form_refusal(event: EventIn) -> Rejection | None:
+    for name, value in (
+        ("traits", event.traits),
+        ("traits_set_once", event.traits_set_once),
+        ("properties", event.properties),
+        ("context", event.context),
+    ):
+        if value and deeper_than(value, MAX_DEPTH):
+            return Rejection(Code.INVALID_FIELD, f"{name} nests deeper than {MAX_DEPTH} levels.", name)
+    return None
+
+
 def build_touchpoint(
     event: EventIn, *, source: str, received_at: datetime, new_id: Callable[[], str], max_properties_bytes: int
-) -> Touchpoint | Rejection:
+) -> Accepted | Rejection:
     identities = normalized_identities(event.identities, "identities")
     if isinstance(identities, Rejection):
         return identities
@@ -75,11 +174,11 @@ def build_touchpoint(
             "is required; placeholders such as 'null' or 'undefined' do not count.",
             "identities",
         )
-    if event.type in COMMERCE_TYPES and event.order is None:
+    if event.order is None and event.type in COMMERCE_TYPES:
         return Rejection(
             Code.MISSING_ORDER, f"A {event.type} event needs an order (order_id, revenue, currency).", "order"
         )
-    referral_of: Identities | None = None
+    referral_of: dict[str, Any] | None = None
     if event.referral_of is not None:
         referred = normalized_identities(event.referral_of, "referral_of")
         if isinstance(referred, Rejection):
@@ -98,12 +197,12 @@ def build_touchpoint(
                 f"properties is {size} bytes serialized; the limit is {max_properties_bytes}.",
                 "properties",
             )
-    for name in FREE_FORM_FIELDS:
-        if deeper_than(getattr(event, name), MAX_DEPTH):
-            return Rejection(Code.INVALID_FIELD, f"{name} nests deeper than {MAX_DEPTH} levels.", name)
+    refusal = _free_form_refusal(event)
+    if refusal is not None:
+        return refusal
     phase, initiator, channel = defaults_for(event.type)
     sent_at = event.sent_at
-    return Touchpoint(
+    return Accepted(
         id=event.id or new_id(),
         source=source,
         type=event.type,

@@ -15,12 +15,11 @@ from services.ingest.domain.rejections import Code, Rejection
 from services.ingest.domain.results import ItemResult, Outcome
 from services.ingest.domain.segment import segment_path, to_native
 from services.ingest.domain.suppression import suppressed
-from services.ingest.domain.touchpoints import build_touchpoint
+from services.ingest.domain.touchpoints import Accepted, build_touchpoint
 from services.ingest.domain.validation import validate_events
 from services.ingest.schemas import EventIn
 from services.ingest.service_layer.ports import Publisher, RateLimited, Unavailable
 from services.ingest.telemetry import ACCEPTED, REJECTED, UNAVAILABLE
-from shared.events import Touchpoint
 
 
 class Api(StrEnum):
@@ -82,9 +81,9 @@ def prepare(
     batched: bool,
     single_size: int | None = None,
     frame: SegmentFrame = SegmentFrame(),
-) -> tuple[list[ItemResult], list[Touchpoint]]:
+) -> tuple[list[ItemResult], list[Accepted]]:
     """Validate every item; decide accepted, duplicate or rejected. Pure apart from id generation."""
-    outcomes: list[Touchpoint | Rejection | None] = []
+    outcomes: list[Accepted | Rejection | None] = []
     candidates: list[object] = []
     for raw in items:
         native = _admissible(intake, raw, api, frame, single_size)
@@ -95,7 +94,7 @@ def prepare(
             candidates.append(native)
     validated = iter(validate_events(candidates))
     results: list[ItemResult] = []
-    accepted: list[Touchpoint] = []
+    accepted: list[Accepted] = []
     seen: set[str] = set()
     for index, raw in enumerate(items):
         outcome = outcomes[index]
@@ -127,7 +126,7 @@ def _admissible(intake: Intake, raw: object, api: Api, frame: SegmentFrame, sing
 
 def _touchpoint_of(
     intake: Intake, event: EventIn | Rejection, *, source: str, received_at: datetime
-) -> Touchpoint | Rejection:
+) -> Accepted | Rejection:
     if isinstance(event, Rejection):
         return event
     touchpoint = build_touchpoint(
@@ -139,7 +138,7 @@ def _touchpoint_of(
     )
     if isinstance(touchpoint, Rejection):
         return touchpoint
-    if suppressed(touchpoint.identities, intake.suppressed_fingerprints):
+    if suppressed(touchpoint.identity_pairs(), intake.suppressed_fingerprints):
         return Rejection(
             Code.SUPPRESSED, "An identity of this event belongs to an erased person and is suppressed.", "identities"
         )

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Protocol
 
-from shared.events import Touchpoint
+from services.ingest.domain.touchpoints import Accepted
 
 
 class UnavailableReason(StrEnum):
@@ -31,5 +31,5 @@ class Publisher(Protocol):
     def check_available(self) -> None:
         """Raise Unavailable at once when the broker is known to be unreachable."""
 
-    async def publish(self, touchpoints: Sequence[Touchpoint]) -> None:
+    async def publish(self, touchpoints: Sequence[Accepted]) -> None:
         """Return only when the broker acknowledged every record; else raise Unavailable."""

@@ -7,10 +7,10 @@ import pytest
 from services.ingest.domain.rate_limit import TokenBuckets
 from services.ingest.domain.rejections import Code
 from services.ingest.domain.results import Outcome, status_of, summary
+from services.ingest.domain.touchpoints import Accepted
 from services.ingest.service_layer.intake import Api, Intake, Limits, SegmentFrame, ingest
 from services.ingest.service_layer.ports import RateLimited, Unavailable, UnavailableReason
 from services.ingest.telemetry import ACCEPTED, REJECTED, UNAVAILABLE
-from shared.events import Touchpoint
 from shared.suppression import fingerprint
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -19,13 +19,13 @@ NOW = datetime(2026, 3, 1, tzinfo=UTC)
 class FakePublisher:
     def __init__(self, *, down: UnavailableReason | None = None, failing: UnavailableReason | None = None) -> None:
         self.down, self.failing = down, failing
-        self.published: list[Touchpoint] = []
+        self.published: list[Accepted] = []
 
     def check_available(self) -> None:
         if self.down is not None:
             raise Unavailable(self.down)
 
-    async def publish(self, touchpoints: Sequence[Touchpoint]) -> None:
+    async def publish(self, touchpoints: Sequence[Accepted]) -> None:
         if self.failing is not None:
             raise Unavailable(self.failing)
         self.published.extend(touchpoints)

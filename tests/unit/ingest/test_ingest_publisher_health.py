@@ -6,21 +6,31 @@ import pytest
 
 from services.ingest.adapters.kafka_publisher import KafkaPublisher
 from services.ingest.config import IngestSettings
+from services.ingest.domain.touchpoints import Accepted
 from services.ingest.service_layer.ports import Unavailable, UnavailableReason
 from shared.catalogue import Channel, Initiator, Phase
-from shared.events import Identities, Touchpoint
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
-TOUCHPOINT = Touchpoint(
+TOUCHPOINT = Accepted(
     id="e1",
     source="s",
     type="page_view",
     initiator=Initiator("customer"),
     phase=Phase("pre_purchase"),
     channel=Channel("web"),
-    identities=Identities(anonymous_id="a1"),
+    identities={"anonymous_id": "a1"},
     occurred_at=NOW,
     received_at=NOW,
+    sent_at=None,
+    order=None,
+    cost=None,
+    feedback=None,
+    referral_of=None,
+    traits={},
+    traits_set_once={},
+    consent={},
+    properties={},
+    context={},
 )
 
 

@@ -19,8 +19,8 @@ def touchpoint(message: dict[str, Any], *, call: str | None = None, **frame: Any
     event = validate_event(native)
     assert not isinstance(event, Rejection), event
     tp = build_touchpoint(event, source="web", received_at=RECEIVED, new_id=lambda: "new", max_properties_bytes=8192)
-    assert isinstance(tp, Touchpoint), tp
-    return tp
+    assert not isinstance(tp, Rejection), tp
+    return tp.touchpoint()
 
 
 def test_identify_maps_ids_traits_and_the_email_identity() -> None:

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.ingest.adapters.records import RecordEncoder
 from services.ingest.domain.rejections import Code, Rejection
 from services.ingest.domain.touchpoints import build_touchpoint
 from services.ingest.domain.validation import validate_event
@@ -20,13 +19,14 @@ def build(raw: dict[str, Any], *, max_properties_bytes: int = 8192) -> Touchpoin
     event = validate_event(raw)
     if isinstance(event, Rejection):
         return event
-    return build_touchpoint(
+    built = build_touchpoint(
         event,
         source="shop",
         received_at=RECEIVED,
         new_id=lambda: "generated",
         max_properties_bytes=max_properties_bytes,
     )
+    return built if isinstance(built, Rejection) else built.touchpoint()
 
 
 def rejected(raw: dict[str, Any], **kwargs: Any) -> Rejection:
@@ -231,7 +231,6 @@ def test_built_touchpoints_survive_the_wire_unchanged(
     again = Touchpoint.from_json(tp.to_json())
     assert again == tp
     assert encode_touchpoint(again) == encode_touchpoint(tp)
-    assert RecordEncoder().encode(tp) == encode_touchpoint(tp)
     assert Touchpoint.model_validate(tp.model_dump()) == tp
 
 
