@@ -14,7 +14,7 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a batch builds hundreds, and frozen ones cost more each
 class ItemResult:
     index: int
     id: str | None

@@ -138,7 +138,7 @@ def _touchpoint_of(
     )
     if isinstance(touchpoint, Rejection):
         return touchpoint
-    if suppressed(touchpoint.identity_pairs(), intake.suppressed_fingerprints):
+    if intake.suppressed_fingerprints and suppressed(touchpoint.identity_pairs(), intake.suppressed_fingerprints):
         return Rejection(
             Code.SUPPRESSED, "An identity of this event belongs to an erased person and is suppressed.", "identities"
         )
