@@ -37,7 +37,9 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import asyncpg
+import httpx
 import orjson
+import psutil
 
 from shared.auth import KeyKind
 from shared.db import plain_url
@@ -51,9 +53,9 @@ CATCH_UP_S = 5.0
 ACHIEVED_SHARE = 0.95
 CONCURRENCY = 128  # POST connections
 POLL_CONNECTIONS = 32  # GET connections, shared by the pollers and the baseline
-HALF_LOAD_S = 20.0
+HALF_LOAD_S = 30.0
 SAMPLE_EVERY = 10
-MAX_SAMPLES_PER_S = 25  # at higher rates every n-th event is sampled, n > SAMPLE_EVERY, to bound the polling
+MAX_SAMPLES_PER_S = 10  # at higher rates every n-th event is sampled, n > SAMPLE_EVERY, to bound the polling
 POLL_INTERVAL_S = 0.005
 VISIBLE_TIMEOUT_S = 10.0
 BASELINE_INTERVAL_S = 0.02
@@ -351,19 +353,120 @@ async def measure(env: Env, services: dict[str, Service]) -> None:
             asyncio.create_task(watcher.baseline(baseline_customer, stop)),
             asyncio.create_task(watcher.loop_lag(stop)),
         ]
+        consumer_url = services["profile-consumer"].url
         try:
+            shares, before = CpuShares(), consumer_totals(consumer_url)
             run = await driver.step(top.offered / 2, HALF_LOAD_S, watcher.on_accepted)
+            cpu = shares.shares()
+            after = consumer_totals(consumer_url)
             await watcher.drain()
         finally:
             stop.set()
             await asyncio.gather(*background)
-        report(run, probe)
+        report(run, probe, cpu, after.minus(before))
     finally:
         await conn.close()
         watcher.close()
 
 
-def report(run: Step, probe: Probe) -> None:
+_ROLES = (
+    ("ingest serve", "ingest"),
+    ("profile serve", "profile api"),
+    ("profile consume", "profile consumer"),
+    ("metrics serve", "metrics api"),
+    ("metrics consume", "metrics consumer"),
+    ("bench", "bench client"),
+)
+
+
+def _role(process: psutil.Process) -> str:
+    try:
+        name = process.name()
+        command = " ".join(process.cmdline())
+    except psutil.Error:
+        return "other"
+    if name.startswith("postgres"):
+        return "postgres"
+    if name.startswith("tansu"):
+        return "broker"
+    for needle, role in _ROLES:
+        if needle in command:
+            return role
+    return "other"
+
+
+class CpuShares:
+    """CPU seconds per role (each service, Postgres, the broker, this client, everything else)
+    over a window: where the machine's two cores go at half load."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.before = self._sample()
+
+    @staticmethod
+    def _sample() -> dict[int, tuple[str, float]]:
+        out: dict[int, tuple[str, float]] = {}
+        for process in psutil.process_iter():
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            out[process.pid] = (_role(process), times.user + times.system)
+        return out
+
+    def shares(self) -> dict[str, float]:
+        elapsed = time.perf_counter() - self.started
+        used: dict[str, float] = {}
+        for pid, (role, seconds) in self._sample().items():
+            _, earlier = self.before.get(pid, (role, 0.0))
+            used[role] = used.get(role, 0.0) + max(0.0, seconds - earlier)
+        return {role: seconds / elapsed for role, seconds in sorted(used.items(), key=lambda kv: -kv[1])}
+
+
+@dataclass
+class ConsumerTotals:
+    batches: float = 0.0
+    seconds: float = 0.0
+    folded: float = 0.0
+    age_buckets: dict[float, float] = field(default_factory=dict)  # upper bound (s) -> records committed within
+
+    def minus(self, earlier: "ConsumerTotals") -> "ConsumerTotals":
+        return ConsumerTotals(
+            self.batches - earlier.batches,
+            self.seconds - earlier.seconds,
+            self.folded - earlier.folded,
+            {le: n - earlier.age_buckets.get(le, 0.0) for le, n in self.age_buckets.items()},
+        )
+
+    def age_within(self, q: float) -> float:
+        """The smallest bucket bound holding a share q of the records committed (seconds)."""
+        total = self.age_buckets.get(math.inf, 0.0)
+        for le, n in sorted(self.age_buckets.items()):
+            if total and n >= q * total:
+                return le
+        return math.nan
+
+
+def consumer_totals(metrics_url: str) -> ConsumerTotals:
+    """Batches, seconds folding, records folded and record ages of the profile consumer so far (its /metrics)."""
+    totals = ConsumerTotals()
+    for line in httpx.get(metrics_url, timeout=5.0).text.splitlines():
+        if line.startswith("touchpoint_consumer_record_age_seconds_bucket{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            le = math.inf if bound == "+Inf" else float(bound)
+            totals.age_buckets[le] = totals.age_buckets.get(le, 0.0) + float(line.rsplit(" ", 1)[1])
+        elif line.startswith("touchpoint_consumer_batch_duration_seconds_count{"):
+            totals.batches += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("touchpoint_consumer_batch_duration_seconds_sum{"):
+            totals.seconds += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("touchpoint_consumer_events_total{") and 'outcome="folded"' in line:
+            totals.folded += float(line.rsplit(" ", 1)[1])
+    return totals
+
+
+def report(
+    run: Step, probe: Probe, cpu: dict[str, float] | None = None, consumer: ConsumerTotals | None = None
+) -> None:
     ms = 1000.0
     lat = probe.latencies
     print(
@@ -389,6 +492,16 @@ def report(run: Step, probe: Probe) -> None:
         f"p99 {percentile(base, 0.99) * ms:.1f} ms over {len(base)} GETs during the run; client event-loop lag "
         f"p50 {percentile(probe.loop_lag, 0.5) * ms:.1f} ms, p99 {percentile(probe.loop_lag, 0.99) * ms:.1f} ms"
     )
+    if consumer and consumer.batches:
+        print(
+            f"e2e profile consumer at half load: {consumer.batches:.0f} batches, mean "
+            f"{consumer.folded / consumer.batches:.0f} records and {consumer.seconds / consumer.batches * ms:.0f} ms "
+            f"to fold and commit each; record age at commit (producer timestamp -> commit, histogram bucket "
+            f"bounds): p50 <= {consumer.age_within(0.5) * ms:.0f} ms, p99 <= {consumer.age_within(0.99) * ms:.0f} ms"
+        )
+    if cpu:
+        busy = ", ".join(f"{role} {share:.0%}" for role, share in cpu.items() if share >= 0.005)
+        print(f"e2e cpu at half load (share of one core; the machine has {psutil.cpu_count()}): {busy}")
     print(f"e2e ratio: p99 / {TARGET_S * ms:.0f} ms target = {p99 / TARGET_S:.2f} (target < 1)")
 
 

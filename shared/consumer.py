@@ -65,6 +65,13 @@ DEAD_LETTERS = Counter("touchpoint_dlq_events_total", "Records sent to a dead-le
 LAG = Gauge(
     "touchpoint_consumer_lag_messages", "Records behind the log end, as this consumer sees it.", ["group", "topic"]
 )
+FRESHNESS = Histogram(
+    "touchpoint_consumer_record_age_seconds",
+    "From a record's timestamp (its producer's clock, when the producer took it) to the commit that made its "
+    "effects visible.",
+    ["group"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
 LAST_BATCH = Gauge("touchpoint_consumer_last_batch_timestamp_seconds", "When a batch was last committed.", ["group"])
 
 
@@ -307,6 +314,9 @@ class ExactlyOnceConsumer:
             self.on_commit(conn)
         for tp, offset in last.items():
             self.believed[tp] = offset + 1
+        freshness, now_ms = FRESHNESS.labels(self.group), time.time() * 1000
+        for r in records:
+            freshness.observe(max(0.0, now_ms - r.timestamp) / 1000)
         folded = len(records) - len(dead)
         EVENTS.labels(self.group, "folded").inc(folded)
         BATCHES.labels(self.group).observe(time.perf_counter() - started)
