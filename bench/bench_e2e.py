@@ -27,6 +27,7 @@ Run ``python -m bench e2e`` (about 1-2.5 minutes).
 import asyncio
 import itertools
 import math
+import os
 import statistics
 import tempfile
 import time
@@ -318,7 +319,7 @@ async def ramp(driver: Driver, folded: Folded) -> list[Step]:
     return steps
 
 
-async def measure(env: Env, services: dict[str, Service]) -> None:
+async def measure(env: Env, services: dict[str, Service], work: Path) -> None:
     driver = Driver(services["ingest"].url, env.keys[KeyKind.WRITE])
     probe = Probe()
     watcher = Watcher(services["profile"].url, env.keys[KeyKind.READ], probe)
@@ -328,7 +329,9 @@ async def measure(env: Env, services: dict[str, Service]) -> None:
         await driver.step(RAMP_RATES[0], WARMUP_S)
         if await folded.wait_for(driver.accepted_total, 30.0) is None:
             raise RuntimeError("the profile consumer did not fold the warm-up events")
-        steps = await ramp(driver, folded)
+        fixed = os.environ.get("BENCH_E2E_MAX_RATE")  # skip the ramp: take this as the maximum (experiments)
+        given = Step(offered=float(fixed or 0), seconds=1.0, accepted=int(float(fixed or 0)), caught_up_s=0.0)
+        steps = [given] if fixed else await ramp(driver, folded)
         sustained = [s for s in steps if s.sustained]
         if not sustained:
             print(f"max sustainable: none of the ramp's rates was sustained (lowest {RAMP_RATES[0]}/s)")
@@ -355,7 +358,7 @@ async def measure(env: Env, services: dict[str, Service]) -> None:
         ]
         consumer_url = services["profile-consumer"].url
         try:
-            shares, before = CpuShares(), consumer_totals(consumer_url)
+            shares, before = CpuShares(str(work)), consumer_totals(consumer_url)
             run = await driver.step(top.offered / 2, HALF_LOAD_S, watcher.on_accepted)
             cpu = shares.shares()
             after = consumer_totals(consumer_url)
@@ -375,11 +378,12 @@ _ROLES = (
     ("profile consume", "profile consumer"),
     ("metrics serve", "metrics api"),
     ("metrics consume", "metrics consumer"),
-    ("bench", "bench client"),
 )
 
 
 def _role(process: psutil.Process) -> str:
+    if process.pid == os.getpid():
+        return "bench client"
     try:
         name = process.name()
         command = " ".join(process.cmdline())
@@ -395,23 +399,36 @@ def _role(process: psutil.Process) -> str:
     return "other"
 
 
-class CpuShares:
-    """CPU seconds per role (each service, Postgres, the broker, this client, everything else)
-    over a window: where the machine's two cores go at half load."""
+def _ours(process: psutil.Process, me: int, work: str) -> bool:
+    """A process of this run: started by this client, or the run's Postgres (daemonized by pg_ctl)."""
+    try:
+        chain = [process, *process.parents()]
+        return any(p.pid == me for p in chain) or any(work in " ".join(p.cmdline()) for p in chain[-3:])
+    except psutil.Error:
+        return False
 
-    def __init__(self) -> None:
+
+class CpuShares:
+    """CPU seconds per role (each service, Postgres, the broker, this client) over a window:
+    where the machine's two cores go at half load. Counts only this run's processes (whose
+    ancestors are this client, or the Postgres serving `work`); everything else on the machine
+    is `elsewhere`."""
+
+    def __init__(self, work: str) -> None:
+        self.work = work
         self.started = time.perf_counter()
         self.before = self._sample()
 
-    @staticmethod
-    def _sample() -> dict[int, tuple[str, float]]:
+    def _sample(self) -> dict[int, tuple[str, float]]:
         out: dict[int, tuple[str, float]] = {}
+        me = os.getpid()
         for process in psutil.process_iter():
             try:
                 times = process.cpu_times()
             except psutil.Error:
                 continue
-            out[process.pid] = (_role(process), times.user + times.system)
+            role = _role(process) if _ours(process, me, self.work) else "elsewhere"
+            out[process.pid] = (role, times.user + times.system)
         return out
 
     def shares(self) -> dict[str, float]:
@@ -512,7 +529,7 @@ def main() -> None:
             env = asyncio.run(new_env(stack))
             services = start_services(env, Path(work) / "logs", SERVICE_ENV)
             try:
-                asyncio.run(measure(env, services))
+                asyncio.run(measure(env, services, Path(work)))
             finally:
                 stop_services(services)
         finally:
