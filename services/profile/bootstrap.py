@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.profile.adapters.outbox_relay import OutboxRelay
+from services.profile.adapters.profile_cache import ProfileCache
 from services.profile.config import ProfileSettings
 from services.profile.entrypoints.api import create_app
 from services.profile.service_layer.folding import FoldHandler
@@ -40,7 +41,8 @@ def build_fold_loop(
 ) -> ExactlyOnceConsumer:
     """The exactly-once loop over touchpoints.v1, subscribed (not started)."""
     topics = settings.topics
-    handler = FoldHandler(rules=settings.lifecycle, facts_topic=topics.customers)
+    cache = ProfileCache(settings.profile_cache_mb * 2**20) if settings.profile_cache_mb > 0 else None
+    handler = FoldHandler(rules=settings.lifecycle, facts_topic=topics.customers, cache=cache)
     loop = ExactlyOnceConsumer(
         engine=engine,
         consumer=consumer,

@@ -19,6 +19,11 @@ class ProfileSettings(CommonSettings):
         default=500, description="Longest a fetch waits for new records (lower: less latency, more requests)."
     )
     fold_batch_size: int = Field(default=500, description="Most records folded in one transaction.")
+    profile_cache_mb: int = Field(
+        default=64,
+        description="Memory a fold consumer may spend keeping the profiles it wrote decoded between batches "
+        "(estimated; 0 = off). An entry is used only while the row's version is unchanged.",
+    )
     outbox_batch_size: int = Field(default=500, description="Most outbox rows published per round.")
     outbox_idle_s: float = Field(default=0.05, description="Pause of the outbox relay when nothing is pending.")
     outbox_retention_s: float = Field(default=3600.0, description="How long published outbox rows are kept.")

@@ -2,13 +2,15 @@
 
 Runs inside the transaction the consumer loop owns (which also advances the offsets): the
 permanent dedup claim, the state, the timeline and the outbox rows of the facts commit or
-roll back together. Nothing here commits. The counters of a batch are bumped by
-`FoldHandler.committed`, which the loop calls only after the transaction committed, so a
-batch that rolled back and was retried counts once.
+roll back together. Nothing here commits. The counters of a batch are bumped, and the
+profiles it wrote are put in the profile cache, by `FoldHandler.committed`, which the loop
+calls only after the transaction committed: a batch that rolled back and was retried counts
+once, and the cache never holds a state that was not committed.
 """
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID, uuid4
 
@@ -16,8 +18,10 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from services.profile.adapters.codec import encode_profile
 from services.profile.adapters.graph_store import PostgresGraphStore
 from services.profile.adapters.messages import OutboxMessage, fact_message
+from services.profile.adapters.profile_cache import ProfileCache
 from services.profile.domain.identity import IdentityPair, usable_pairs
 from services.profile.domain.lifecycle import Headline, LifecycleRules, headline_of
 from services.profile.domain.resolution import BatchOutcome, GraphView, fold_batch
@@ -32,18 +36,20 @@ DUPLICATES = Counter("touchpoint_profile_duplicates_total", "Touchpoints skipped
 
 
 class GraphStore(Protocol):
-    async def claim_new(self, keys: Sequence[str]) -> set[str]: ...
+    async def claim_and_lock(self, keys: Sequence[str], pairs: Sequence[IdentityPair]) -> set[str]: ...
 
     async def lock_view(self, pairs: Sequence[IdentityPair]) -> GraphView: ...
 
-    async def save(
+    async def write_graph(self, outcome: BatchOutcome, *, documents: Mapping[str, str]) -> None: ...
+
+    async def save_profiles(
         self,
         outcome: BatchOutcome,
         *,
         headlines: Mapping[UUID, Headline],
-        documents: Mapping[str, str],
+        states: Mapping[UUID, str],
         outbox: Sequence[OutboxMessage],
-    ) -> None: ...
+    ) -> Mapping[UUID, int]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,8 @@ class FoldReport:
     duplicates: int
     rejections: tuple[Rejection, ...]
     outcome: BatchOutcome | None
+    versions: Mapping[UUID, int] = field(default_factory=dict)  # row version each live profile was written at
+    state_sizes: Mapping[UUID, int] = field(default_factory=dict)  # bytes of each live profile's stored state
 
 
 async def fold_records(
@@ -86,7 +94,10 @@ async def fold_records(
             duplicates += 1
             continue
         events[event.dedup_key] = (event, value.decode(), pairs)
-    fresh = await store.claim_new(list(events)) if events else set()
+    # Locks the pairs of every event, also of those that turn out to be folded already: a superset
+    # is harmless, and it lets the claim and the locks share one round trip.
+    all_pairs = [pair for _, _, pairs in events.values() for pair in pairs]
+    fresh = await store.claim_and_lock(list(events), all_pairs) if events else set()
     duplicates += len(events) - len(fresh)
     chosen = [(event, pairs) for key, (event, _, pairs) in events.items() if key in fresh]
     if not chosen:
@@ -95,13 +106,21 @@ async def fold_records(
     batch_pairs = [pairs for _, pairs in chosen]
     view = await store.lock_view([pair for pairs in batch_pairs for pair in pairs])
     outcome = fold_batch(view, batch, new_id=new_id, pairs=batch_pairs)
-    await store.save(
-        outcome,
-        headlines={pid: headline_of(profile, rules) for pid, profile in outcome.profiles.items()},
-        documents={key: events[key][1] for key in fresh},
-        outbox=[fact_message(fact, topic=facts_topic) for fact in outcome.facts],
+    # The graph is written while the profile rows (headline columns, stored state) and the outbox
+    # messages are derived: the statement goes out before that work, which overlaps its round trip.
+    graph_written = asyncio.ensure_future(
+        store.write_graph(outcome, documents={key: events[key][1] for key in fresh})
     )
-    return FoldReport(len(batch), duplicates, tuple(rejections), outcome)
+    try:
+        await asyncio.sleep(0)
+        headlines = {pid: headline_of(profile, rules) for pid, profile in outcome.profiles.items()}
+        states = {pid: encode_profile(profile) for pid, profile in outcome.profiles.items()}
+        outbox = [fact_message(fact, topic=facts_topic) for fact in outcome.facts]
+    finally:
+        await graph_written  # the connection serves one statement at a time, also when the above failed
+    versions = await store.save_profiles(outcome, headlines=headlines, states=states, outbox=outbox)
+    sizes = {pid: len(state) for pid, state in states.items()}
+    return FoldReport(len(batch), duplicates, tuple(rejections), outcome, versions, sizes)
 
 
 def count_committed(report: FoldReport) -> None:
@@ -116,17 +135,21 @@ class FoldHandler:
     """The consumer loop's batch handler: records in, dead letters out, inside its transaction.
 
     `committed` (the loop's on-commit hook) applies the effects of the batch folded on that
-    connection; a batch that rolled back is replaced by its retry before anything counts it.
+    connection; a batch that rolled back is replaced by its retry before anything counts it
+    or caches what it wrote.
     """
 
-    def __init__(self, *, rules: LifecycleRules, facts_topic: str) -> None:
-        self.rules, self.facts_topic = rules, facts_topic
+    def __init__(self, *, rules: LifecycleRules, facts_topic: str, cache: ProfileCache | None = None) -> None:
+        self.rules, self.facts_topic, self.cache = rules, facts_topic, cache
         self._pending: tuple[AsyncConnection, FoldReport] | None = None
 
     async def __call__(self, conn: AsyncConnection, records: Sequence[Record]) -> Sequence[DeadLetter]:
         self._pending = None
         report = await fold_records(
-            PostgresGraphStore(conn), [r.value or b"" for r in records], rules=self.rules, facts_topic=self.facts_topic
+            PostgresGraphStore(conn, self.cache),
+            [r.value or b"" for r in records],
+            rules=self.rules,
+            facts_topic=self.facts_topic,
         )
         self._pending = (conn, report)
         return [DeadLetter(records[r.index], r.reason, r.detail) for r in report.rejections]
@@ -135,4 +158,9 @@ class FoldHandler:
         pending = self._pending
         if pending is not None and pending[0] is conn:
             self._pending = None
-            count_committed(pending[1])
+            report = pending[1]
+            count_committed(report)
+            if self.cache is not None and report.outcome is not None:
+                self.cache.written(
+                    report.outcome.profiles, report.versions, report.outcome.merged_into, state_sizes=report.state_sizes
+                )

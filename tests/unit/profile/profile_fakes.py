@@ -71,7 +71,7 @@ class FakeGraphStore:
     def __init__(self, graph: InMemoryGraph) -> None:
         self.graph = graph
 
-    async def claim_new(self, keys: Sequence[str]) -> set[str]:
+    async def claim_and_lock(self, keys: Sequence[str], pairs: Sequence[IdentityPair]) -> set[str]:
         fresh = set(keys) - self.graph.processed
         self.graph.processed.update(fresh)
         return fresh
@@ -79,14 +79,17 @@ class FakeGraphStore:
     async def lock_view(self, pairs: Sequence[IdentityPair]) -> GraphView:
         return self.graph.view(pairs)
 
-    async def save(
+    async def write_graph(self, outcome: BatchOutcome, *, documents: Mapping[str, str]) -> None:
+        self.graph.absorb(outcome)
+
+    async def save_profiles(
         self,
         outcome: BatchOutcome,
         *,
         headlines: Mapping[UUID, Headline],
-        documents: Mapping[str, str],
+        states: Mapping[UUID, str],
         outbox: Sequence[OutboxMessage],
-    ) -> None:
-        self.graph.absorb(outcome)
+    ) -> Mapping[UUID, int]:
         self.graph.headlines.update(headlines)
         self.graph.outbox.extend(outbox)
+        return {pid: len(self.graph.outcomes) for pid in outcome.profiles}
