@@ -16,7 +16,9 @@ class ProfileSettings(CommonSettings):
     )
     consumer_heartbeat_interval_ms: int = Field(default=3_000, description="Kafka group heartbeat interval.")
     consumer_fetch_max_wait_ms: int = Field(
-        default=500, description="Longest a fetch waits for new records (lower: less latency, more requests)."
+        default=50,
+        description="Longest a fetch waits for new records. A broker that answers a waiting fetch only when the wait "
+        "ends (the embedded one does) adds up to this much to every event's way into the profile.",
     )
     fold_batch_size: int = Field(default=500, description="Most records folded in one transaction.")
     profile_cache_mb: int = Field(
