@@ -34,6 +34,8 @@ import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.special import digamma, gammaln
 
+from services.metrics.domain.identification import identified
+
 FloatArray = npt.NDArray[np.float64]
 
 _LOG_PARAM_BOUND = 25.0
@@ -174,7 +176,9 @@ def fit_gamma_gamma(
         log_likelihood=-float(result.fun) * total_weight,
         n_customers=round(total_weight),
         iterations=int(result.nit),
-        converged=bool(result.success) and not _pinned_to_bounds(result.x),
+        converged=bool(result.success)
+        and not _pinned_to_bounds(result.x)
+        and identified(lambda at: mean_negative_ll(at)[1], result.x),
     )
 
 
