@@ -15,8 +15,9 @@ the same transaction as the state the batch produced:
    since we loaded it (we lost it in a rebalance while the batch was in flight): the whole
    transaction rolls back, and we reload and seek. A consumer that lost its partitions can
    therefore never commit over the new owner.
-3. After the commit, the offsets are also committed to Kafka, for lag monitoring only; a
-   failed Kafka commit is logged and ignored.
+3. After the commit, the offsets are also committed to Kafka, for lag monitoring only, in the
+   background (the next batch does not wait for it); a failed Kafka commit is logged and
+   ignored.
 
 On partition assignment we load the stored offsets and seek to them; partitions never seen
 start at the beginning of the log. If the stored offset lies beyond the log end (the broker
@@ -48,6 +49,8 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from shared.observability import observe_many
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,10 @@ HandleBatch = Callable[[AsyncConnection, Sequence[Record]], Awaitable[Sequence[D
 # Called with the connection a batch used, once its transaction has committed (and never for a
 # batch that rolled back): the place for effects that must not repeat when a batch is retried.
 OnCommit = Callable[[AsyncConnection], None]
+# Optional work on a batch that depends on its records alone (decoding them, say). The loop runs
+# it for the next batch while the current one's transaction is in flight, then hands the handler
+# that same sequence object, by which the handler finds what was prepared for it.
+Prepare = Callable[[Sequence[Record]], Awaitable[None]]
 
 _TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006"}
 
@@ -168,6 +175,7 @@ class ExactlyOnceConsumer:
         max_records: int = 500,
         max_backoff_s: float = 5.0,
         on_commit: OnCommit | None = None,
+        prepare: Prepare | None = None,
     ) -> None:
         self.engine, self.consumer, self.producer = engine, consumer, producer
         self.on_commit = on_commit
@@ -177,6 +185,11 @@ class ExactlyOnceConsumer:
         self.believed: dict[TopicPartition, int | None] = {}
         self._sought_at: dict[TopicPartition, float] = {}
         self._stopping = asyncio.Event()
+        self._kafka_offsets: dict[TopicPartition, int] = {}
+        self._seeks = 0  # seeks so far: a batch polled ahead is stale once this moves
+        self._ahead_window = asyncio.Event()
+        self.prepare = prepare
+        self._kafka_committer: asyncio.Task[None] | None = None
 
     def listener(self) -> ConsumerRebalanceListener:
         return _Rebalance(self)
@@ -202,6 +215,7 @@ class ExactlyOnceConsumer:
             self.believed[tp] = offset
             self.consumer.seek(tp, starts[tp] if offset is None else offset)
             self._sought_at[tp] = time.time() * 1000
+        self._seeks += 1
 
     async def _rewind_reset_logs(self) -> None:
         """Rewind partitions whose log (as the latest fetch after our seek saw it) ends before our offset."""
@@ -227,23 +241,68 @@ class ExactlyOnceConsumer:
             self.believed[tp] = start
             self.consumer.seek(tp, start)
             self._sought_at[tp] = time.time() * 1000
+            self._seeks += 1
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
-            batch = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
-            await self._rewind_reset_logs()
-            records = [
-                r
-                for tp, rs in batch.items()
-                for r in rs
-                if tp in self.believed and (self.believed[tp] is None or r.offset >= (self.believed[tp] or 0))
-            ]
-            if records:
-                await self.fold_with_retry(records)
-            self._export_lag()
+        ahead: asyncio.Task[tuple[int, list[Record]]] | None = None
+        try:
+            while not self._stopping.is_set():
+                if ahead is None:
+                    records = await self._poll(timeout_ms=500)
+                else:
+                    polled_at, records = await ahead
+                    ahead = None
+                    # Taken while the batch before was in flight: stale if a seek came meanwhile (the
+                    # fetcher starts over from the sought offsets then).
+                    records = self._unfolded(records) if polled_at == self._seeks else []
+                if records:
+                    if self.prepare is not None:
+                        self._ahead_window.clear()
+                        ahead = asyncio.get_running_loop().create_task(self._poll_ahead())
+                    await self.fold_with_retry(records)
+                    self._ahead_window.set()
+                self._export_lag()
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
+            await self.flush_kafka_commits()
+
+    async def _poll(self, *, timeout_ms: int) -> list[Record]:
+        batch = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.max_records)
+        await self._rewind_reset_logs()
+        return self._unfolded([r for rs in batch.values() for r in rs])
+
+    def _unfolded(self, records: list[Record]) -> list[Record]:
+        """The records of partitions we own at or past the offset stored for them; `records` itself
+        when that is all of them (a prepared batch is known by its sequence object)."""
+        believed = self.believed
+        out = []
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            if tp in believed and (believed[tp] is None or r.offset >= (believed[tp] or 0)):
+                out.append(r)
+        return records if len(out) == len(records) else out
+
+    def open_ahead_window(self) -> None:
+        """Let the next batch be polled and prepared now: the handler calls this (where it is wired
+        to) when the batch in flight starts waiting on its longest statements. Otherwise that
+        happens once the batch in flight is done."""
+        self._ahead_window.set()
+
+    async def _poll_ahead(self) -> tuple[int, list[Record]]:
+        """The next batch, as far as the fetcher already holds it, prepared (`prepare`) while the
+        current batch's transaction is in flight (from `open_ahead_window` on); with the seek
+        count it was taken at."""
+        await self._ahead_window.wait()
+        seeks = self._seeks
+        records = await self._poll(timeout_ms=0)
+        if records and self.prepare is not None:
+            await self.prepare(records)
+        return seeks, records
 
     def _export_lag(self) -> None:
         lag = 0
@@ -314,17 +373,34 @@ class ExactlyOnceConsumer:
             self.on_commit(conn)
         for tp, offset in last.items():
             self.believed[tp] = offset + 1
-        freshness, now_ms = FRESHNESS.labels(self.group), time.time() * 1000
-        for r in records:
-            freshness.observe(max(0.0, now_ms - r.timestamp) / 1000)
+        now_ms = time.time() * 1000
+        observe_many(FRESHNESS.labels(self.group), [max(0.0, now_ms - r.timestamp) / 1000 for r in records])
         folded = len(records) - len(dead)
         EVENTS.labels(self.group, "folded").inc(folded)
         BATCHES.labels(self.group).observe(time.perf_counter() - started)
         LAST_BATCH.labels(self.group).set_to_current_time()
-        try:
-            await self.consumer.commit({tp: offset + 1 for tp, offset in last.items()})
-        except Exception as exc:
-            log.info("kafka offset commit failed (monitoring only)", extra={"error": type(exc).__name__})
+        self._commit_to_kafka({tp: offset + 1 for tp, offset in last.items()})
+
+    def _commit_to_kafka(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit `offsets` to Kafka in the background, for lag monitoring only (3.): the next batch
+        does not wait for the broker's answer. While a commit is in flight, later offsets gather
+        and go in one commit after it."""
+        self._kafka_offsets.update(offsets)
+        if self._kafka_committer is None or self._kafka_committer.done():
+            self._kafka_committer = asyncio.get_running_loop().create_task(self._kafka_commits())
+
+    async def _kafka_commits(self) -> None:
+        while self._kafka_offsets:
+            offsets, self._kafka_offsets = self._kafka_offsets, {}
+            try:
+                await self.consumer.commit(offsets)
+            except Exception as exc:
+                log.info("kafka offset commit failed (monitoring only)", extra={"error": type(exc).__name__})
+
+    async def flush_kafka_commits(self) -> None:
+        """Wait for the background Kafka commits (3.) to finish; they never raise."""
+        if self._kafka_committer is not None:
+            await self._kafka_committer
 
     async def _send_dead_letters(self, dead: Sequence[DeadLetter]) -> None:
         futures = []

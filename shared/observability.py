@@ -3,9 +3,11 @@
 Labels never carry customer data: routes are labelled by their template, not the path.
 """
 
+import bisect
 import logging
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -117,3 +119,26 @@ def start_metrics_server(port: int, host: str = "0.0.0.0") -> None:
     """/metrics (and any path, e.g. /healthz) for processes without an HTTP app: the consumers."""
     if port:
         start_http_server(port, addr=host)
+
+
+def observe_many(histogram: Histogram, amounts: Iterable[float]) -> None:
+    """`histogram.observe(a)` for every `a` of `amounts`, with one update per bucket instead of one
+    per amount (each `observe` takes two locks and walks the buckets).
+
+    `histogram` is a labelled child or an unlabelled histogram. This reaches into
+    prometheus-client's bucket values (the pinned version's); a unit test holds the result
+    equal to observing the amounts one by one."""
+    bounds: list[float] = histogram._upper_bounds  # type: ignore[attr-defined]
+    counts = [0] * len(bounds)
+    total = 0.0
+    for amount in amounts:
+        counts[bisect.bisect_left(bounds, amount)] += 1
+        total += amount
+    if not any(counts):
+        return
+    histogram._raise_if_not_observable()  # type: ignore[attr-defined]
+    histogram._sum.inc(total)  # type: ignore[attr-defined]
+    for bucket, count in zip(histogram._buckets, counts, strict=True):  # type: ignore[attr-defined]
+        if count:
+            bucket.inc(count)
+

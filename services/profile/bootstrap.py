@@ -15,8 +15,8 @@ from shared.db import create_engine
 OFFSETS_TABLE = "profile.consumer_offsets"
 
 
-def build_engine(settings: ProfileSettings) -> AsyncEngine:
-    return create_engine(settings)
+def build_engine(settings: ProfileSettings, *, pre_ping: bool = True) -> AsyncEngine:
+    return create_engine(settings, pre_ping=pre_ping)
 
 
 def build_app(settings: ProfileSettings, engine: AsyncEngine | None = None) -> FastAPI:
@@ -54,7 +54,9 @@ def build_fold_loop(
         handle=handler,
         max_records=settings.fold_batch_size,
         on_commit=handler.committed,
+        prepare=handler.prepare,
     )
+    handler.saving = loop.open_ahead_window
     consumer.subscribe([topics.touchpoints], listener=loop.listener())
     return loop
 

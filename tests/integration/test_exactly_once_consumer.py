@@ -130,3 +130,63 @@ async def test_a_member_that_lost_its_partition_cannot_commit(env: Env) -> None:
         stored = (await conn.execute(text(f"SELECT next_offset FROM {OFFSETS}"))).scalar_one()
     assert stored == 9
     await engine.dispose()
+
+
+async def test_a_batch_prepared_ahead_is_dropped_when_a_seek_moves_the_partitions_meanwhile(env: Env) -> None:
+    """The next batch is polled and prepared while the current one is in flight. Here the current
+    one loses its compare-and-set (the stored offsets were set back to 0 by someone else) and
+    the loop seeks back: the batch polled ahead lies past the sought offsets and must not be
+    folded, or the records between would be skipped for good."""
+    engine = create_engine(env.settings, pool_size=3)
+    await _tables(engine)
+    await _produce(env, [f"p{i}".encode() for i in range(300)])
+    prepared: list[Sequence[Record]] = []
+    attempts: list[int] = []
+
+    async def prepare(records: Sequence[Record]) -> None:
+        prepared.append(records)
+
+    async def fold(conn: AsyncConnection, records: Sequence[Record]) -> Sequence[DeadLetter]:
+        attempts.append(len(records))
+        if len(attempts) == 1:
+            member.open_ahead_window()
+            await asyncio.sleep(0.2)  # the next batch is polled and prepared meanwhile
+            assert prepared, "nothing was polled ahead while the first batch was in flight"
+            async with engine.begin() as other:  # another owner stores offset 0 for every partition
+                await other.execute(text(
+                    f"INSERT INTO {OFFSETS} (group_id, topic, partition, next_offset) "
+                    "SELECT 'g', :t, p, 0 FROM generate_series(0, 63) AS p"
+                ), {"t": member.topic})
+        return await _fold(conn, records)
+
+    member = _member(env, engine)
+    member.handle, member.prepare = fold, prepare
+    await _run_until(member, engine, 300)
+    await asyncio.sleep(0.5)
+    assert await _counts(engine) == (300, 300)  # every record once: the stale batch was dropped
+    assert len(attempts) > 1 and len(prepared) > 1
+    await engine.dispose()
+
+
+async def test_batches_prepared_ahead_are_handed_to_the_handler_as_prepared(env: Env) -> None:
+    engine = create_engine(env.settings, pool_size=2)
+    await _tables(engine)
+    await _produce(env, [f"q{i}".encode() for i in range(400)])
+    prepared: list[int] = []
+    handed_prepared = 0
+
+    async def prepare(records: Sequence[Record]) -> None:
+        prepared.append(id(records))
+
+    async def fold(conn: AsyncConnection, records: Sequence[Record]) -> Sequence[DeadLetter]:
+        nonlocal handed_prepared
+        handed_prepared += id(records) in prepared
+        member.open_ahead_window()
+        return await _fold(conn, records)
+
+    member = _member(env, engine)
+    member.handle, member.prepare = fold, prepare
+    await _run_until(member, engine, 400)
+    assert await _counts(engine) == (400, 400)
+    assert handed_prepared >= 1  # with 50 records per batch, later batches come prepared
+    await engine.dispose()

@@ -6,7 +6,7 @@ frozen value, so nothing is copied twice.
 """
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from services.profile.domain.identity import IdentityPair, customer_id_of, usable_pairs
@@ -18,11 +18,20 @@ class CustomerIdClash(ValueError):
     """Two different customer ids would end up on one profile; the identity rules forbid it."""
 
 
+_NO_OFFSET = timedelta(0)
+
+
 def utc(value: datetime) -> datetime:
+    """`value` as an aware UTC time (a naive one is taken as UTC). A time already at offset zero
+    is returned as it is, whatever its tzinfo object (JSON parsing gives its own): it is the
+    same instant, compares, hashes and serializes the same, and this runs several times per
+    event."""
     tz = value.tzinfo
     if tz is UTC:
         return value
-    return value.replace(tzinfo=UTC) if tz is None else value.astimezone(UTC)
+    if tz is None:
+        return value.replace(tzinfo=UTC)
+    return value if tz.utcoffset(value) == _NO_OFFSET else value.astimezone(UTC)
 
 
 def _later(a: Stamp | None, b: Stamp | None) -> Stamp | None:

@@ -79,7 +79,7 @@ def tune_gc() -> None:
 async def consume(settings: ProfileSettings, stop: asyncio.Event) -> None:
     """Run the fold loop and the outbox relay until `stop` is set."""
     tune_gc()
-    engine = bootstrap.build_engine(settings)
+    engine = bootstrap.build_engine(settings, pre_ping=False)  # the loop retries on a dead connection
     producer = await start_when_reachable(lambda: create_producer(settings), stop, what="producer")
     if producer is None:
         await engine.dispose()

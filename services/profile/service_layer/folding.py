@@ -11,7 +11,7 @@ once, and the cache never holds a state that was not committed.
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeAlias
 from uuid import UUID, uuid4
 
 from prometheus_client import Counter
@@ -69,6 +69,24 @@ class FoldReport:
     state_sizes: Mapping[UUID, int] = field(default_factory=dict)  # bytes of each live profile's stored state
 
 
+# A record decoded on its own: the touchpoint with its stored text and usable identity pairs,
+# or why it cannot be folded (reason, detail).
+DecodedRecord: TypeAlias = tuple[Touchpoint, str, list[IdentityPair]] | tuple[str, str]
+DECODE_CHUNK = 50  # records decoded between two yields of `FoldHandler.prepare`
+
+
+def decode_record(value: bytes) -> DecodedRecord:
+    """What a record holds, as far as the record alone says: pure and independent of any state."""
+    try:
+        event = Touchpoint.from_json(value)
+    except (ValidationError, ValueError) as exc:
+        return ("invalid_payload", f"not a touchpoint: {exc}"[:500])
+    pairs = usable_pairs(event.identities)
+    if not pairs:
+        return ("no_identity", "every identity of the event is a junk value")
+    return (event, value.decode(), pairs)
+
+
 async def fold_records(
     store: GraphStore,
     values: Sequence[bytes],
@@ -76,24 +94,25 @@ async def fold_records(
     rules: LifecycleRules,
     facts_topic: str,
     new_id: Callable[[], UUID] = uuid4,
+    decoded: Sequence[DecodedRecord] | None = None,
+    saving: Callable[[], None] | None = None,
 ) -> FoldReport:
+    """Fold a batch of record values. `decoded`, when given, is `decode_record` of each value, in
+    the same order (prepared ahead of time). `saving` is called as the last and longest
+    statement (the profile rows and the outbox) goes out."""
     rejections: list[Rejection] = []
     events: dict[str, tuple[Touchpoint, str, list[IdentityPair]]] = {}
     duplicates = 0
-    for index, value in enumerate(values):
-        try:
-            event = Touchpoint.from_json(value)
-        except (ValidationError, ValueError) as exc:
-            rejections.append(Rejection(index, "invalid_payload", f"not a touchpoint: {exc}"[:500]))
+    for index, item in enumerate(decoded if decoded is not None else map(decode_record, values)):
+        if len(item) == 2:
+            reason, detail = item
+            rejections.append(Rejection(index, reason, detail))
             continue
-        pairs = usable_pairs(event.identities)
-        if not pairs:
-            rejections.append(Rejection(index, "no_identity", "every identity of the event is a junk value"))
-            continue
+        event = item[0]
         if event.dedup_key in events:
             duplicates += 1
             continue
-        events[event.dedup_key] = (event, value.decode(), pairs)
+        events[event.dedup_key] = item
     # Locks the pairs of every event, also of those that turn out to be folded already: a superset
     # is harmless, and it lets the claim and the locks share one round trip.
     all_pairs = [pair for _, _, pairs in events.values() for pair in pairs]
@@ -118,7 +137,10 @@ async def fold_records(
         outbox = [fact_message(fact, topic=facts_topic) for fact in outcome.facts]
     finally:
         await graph_written  # the connection serves one statement at a time, also when the above failed
-    versions = await store.save_profiles(outcome, headlines=headlines, states=states, outbox=outbox)
+    saved = asyncio.ensure_future(store.save_profiles(outcome, headlines=headlines, states=states, outbox=outbox))
+    if saving is not None:
+        saving()
+    versions = await saved
     sizes = {pid: len(state) for pid, state in states.items()}
     return FoldReport(len(batch), duplicates, tuple(rejections), outcome, versions, sizes)
 
@@ -142,14 +164,34 @@ class FoldHandler:
     def __init__(self, *, rules: LifecycleRules, facts_topic: str, cache: ProfileCache | None = None) -> None:
         self.rules, self.facts_topic, self.cache = rules, facts_topic, cache
         self._pending: tuple[AsyncConnection, FoldReport] | None = None
+        # Decoded batches by the identity of the record sequence the loop prepared them for: the
+        # batch in flight and the next one.
+        self._prepared: dict[int, tuple[Sequence[Record], list[DecodedRecord]]] = {}
+        # Wired to the loop's `open_ahead_window`: the next batch is decoded while this one saves.
+        self.saving: Callable[[], None] | None = None
+
+    async def prepare(self, records: Sequence[Record]) -> None:
+        """Decode `records` ahead of their fold (the loop's prepare hook: it runs while the batch
+        before waits on its transaction), yielding to the event loop every `DECODE_CHUNK` records
+        so that the batch in flight is served without delay."""
+        decoded: list[DecodedRecord] = []
+        for start in range(0, len(records), DECODE_CHUNK):
+            decoded.extend(decode_record(r.value or b"") for r in records[start : start + DECODE_CHUNK])
+            await asyncio.sleep(0)
+        self._prepared[id(records)] = (records, decoded)
+        while len(self._prepared) > 2:
+            del self._prepared[next(iter(self._prepared))]
 
     async def __call__(self, conn: AsyncConnection, records: Sequence[Record]) -> Sequence[DeadLetter]:
         self._pending = None
+        prepared = self._prepared.get(id(records))
         report = await fold_records(
             PostgresGraphStore(conn, self.cache),
             [r.value or b"" for r in records],
             rules=self.rules,
             facts_topic=self.facts_topic,
+            decoded=prepared[1] if prepared is not None and prepared[0] is records else None,
+            saving=self.saving,
         )
         self._pending = (conn, report)
         return [DeadLetter(records[r.index], r.reason, r.detail) for r in report.rejections]
