@@ -20,6 +20,7 @@ from services.ingest.service_layer.intake import Intake, Limits
 from shared.auth import KeyStore
 from shared.db import create_engine
 from shared.errors import install_error_handlers
+from shared.gc_tuning import tune_gc
 from shared.lag import export_lag
 from shared.observability import configure_logging, instrument
 
@@ -47,6 +48,7 @@ def build_app(settings: IngestSettings) -> FastAPI:
         stop = asyncio.Event()
         await feed.load_table()
         await publisher.start()
+        tune_gc()  # what start-up built is kept for good; requests make short-lived garbage only
         tasks = [
             asyncio.create_task(publisher.watch(stop), name="broker-probe"),
             asyncio.create_task(feed.run(stop), name="suppression-feed"),

@@ -11,7 +11,7 @@ property test holds the two the same (tests/unit/ingest/test_ingest_records.py).
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -112,12 +112,29 @@ class Accepted:
         )
 
 
+# Normalized identity values by (kind, value as sent): a visitor or customer sends many events
+# with the same identities. Bounded; emptied when full.
+_NORMALIZED: dict[tuple[IdentityKind, str], str | None] = {}
+_NORMALIZED_MAX = 100_000
+
+
+def _normalized(kind: IdentityKind, raw: str) -> str | None:
+    key = (kind, raw)
+    try:
+        return _NORMALIZED[key]
+    except KeyError:
+        if len(_NORMALIZED) >= _NORMALIZED_MAX:
+            _NORMALIZED.clear()
+        value = _NORMALIZED[key] = normalize(kind, raw)
+        return value
+
+
 def normalized_identities(given: IdentitiesIn, path: str) -> dict[str, Any] | Rejection | None:
     """The normalized identities as their JSON object, or None when not one real value is left."""
     values: dict[str, Any] = {}
     for kind, name in _SCALAR_KINDS:
         raw = getattr(given, name)
-        if raw is not None and (value := normalize(kind, raw)) is not None:
+        if raw is not None and (value := _normalized(kind, raw)) is not None:
             if len(value) > SHORT_TEXT_MAX:  # lower-casing can lengthen some letters
                 return Rejection(
                     Code.INVALID_FIELD,
@@ -135,8 +152,16 @@ def normalized_identities(given: IdentitiesIn, path: str) -> dict[str, Any] | Re
     return values or None
 
 
+_NO_OFFSET = timedelta(0)
+
+
 def as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    """`moment` in UTC (naive taken as UTC). A time at offset zero is returned as it is, whatever
+    its tzinfo object (pydantic parses `Z` into its own): the same instant, serialized the same."""
+    tz = moment.tzinfo
+    if tz is None:
+        return moment.replace(tzinfo=UTC)
+    return moment if tz is UTC or tz.utcoffset(moment) == _NO_OFFSET else moment.astimezone(UTC)
 
 
 def event_time(occurred_at: datetime | None, sent_at: datetime | None, received_at: datetime) -> datetime:
@@ -162,8 +187,22 @@ def _free_form_refusal(event: EventIn) -> Rejection | None:
 
 
 def build_touchpoint(
-    event: EventIn, *, source: str, received_at: datetime, new_id: Callable[[], str], max_properties_bytes: int
+    event: EventIn,
+    *,
+    source: str,
+    received_at: datetime,
+    new_id: Callable[[], str],
+    max_properties_bytes: int,
+    depth_bound: int | None = None,
+    size_bound: int | None = None,
 ) -> Accepted | Rejection:
+    """The canonical touchpoint of `event`, or why there is none.
+
+    What the caller measured of the event's JSON spares work here: `depth_bound` bounds how deep
+    any container of it nests (the count of `{` and `[` in its serialized form does), and the
+    free-form fields are walked for their depth only when it exceeds MAX_DEPTH; `size_bound`
+    bounds its serialized size, and properties (a part of it) are measured only when it
+    exceeds `max_properties_bytes`."""
     identities = normalized_identities(event.identities, "identities")
     if isinstance(identities, Rejection):
         return identities
@@ -186,7 +225,7 @@ def build_touchpoint(
         if referred is None:
             return Rejection(Code.INVALID_FIELD, "referral_of needs at least one real identity.", "referral_of")
         referral_of = referred
-    if event.properties:
+    if event.properties and (size_bound is None or size_bound > max_properties_bytes):
         try:
             size = len(orjson.dumps(event.properties))
         except TypeError:
@@ -197,9 +236,10 @@ def build_touchpoint(
                 f"properties is {size} bytes serialized; the limit is {max_properties_bytes}.",
                 "properties",
             )
-    refusal = _free_form_refusal(event)
-    if refusal is not None:
-        return refusal
+    if depth_bound is None or depth_bound > MAX_DEPTH:
+        refusal = _free_form_refusal(event)
+        if refusal is not None:
+            return refusal
     phase, initiator, channel = defaults_for(event.type)
     sent_at = event.sent_at
     return Accepted(

@@ -85,21 +85,25 @@ def prepare(
     """Validate every item; decide accepted, duplicate or rejected. Pure apart from id generation."""
     outcomes: list[Accepted | Rejection | None] = []
     candidates: list[object] = []
+    measures: list[tuple[int | None, int | None]] = []
     for raw in items:
-        native = _admissible(intake, raw, api, frame, single_size)
+        native, measured = _admissible(intake, raw, api, frame, single_size)
         if isinstance(native, Rejection):
             outcomes.append(native)
         else:
             outcomes.append(None)
             candidates.append(native)
+            measures.append(measured)
     validated = iter(validate_events(candidates))
+    bounds = iter(measures)
     results: list[ItemResult] = []
     accepted: list[Accepted] = []
     seen: set[str] = set()
     for index, raw in enumerate(items):
         outcome = outcomes[index]
         if outcome is None:
-            outcome = _touchpoint_of(intake, next(validated), source=source, received_at=received_at)
+            measured = next(bounds)
+            outcome = _touchpoint_of(intake, next(validated), source=source, received_at=received_at, measured=measured)
         if isinstance(outcome, Rejection):
             if api is Api.SEGMENT:
                 outcome = Rejection(outcome.code, outcome.message, segment_path(outcome.path))
@@ -115,17 +119,36 @@ def prepare(
     return results, accepted
 
 
-def _admissible(intake: Intake, raw: object, api: Api, frame: SegmentFrame, single_size: int | None) -> Any:
-    """The item as a native event to validate, or why it is refused before validation."""
-    size = single_size if single_size is not None else len(orjson.dumps(raw))
+def _admissible(
+    intake: Intake, raw: object, api: Api, frame: SegmentFrame, single_size: int | None
+) -> tuple[Any, tuple[int | None, int | None]]:
+    """The item as a native event to validate, or why it is refused before validation; with what
+    came for free about the native event's JSON: (bound on its nesting depth, its size), each
+    None when unknown (see build_touchpoint)."""
+    depth_bound = size_bound = None
+    if single_size is not None:
+        size = single_size
+        if api is Api.NATIVE:  # the body is the event
+            size_bound = size
+    else:
+        encoded = orjson.dumps(raw)
+        size = len(encoded)
+        if api is Api.NATIVE:  # the event is the item itself (a Segment message gains the batch's context)
+            depth_bound, size_bound = encoded.count(b"{") + encoded.count(b"["), size
     limit = intake.limits.max_event_bytes
     if size > limit:
-        return Rejection(Code.EVENT_TOO_LARGE, f"The event is {size} bytes serialized; the limit is {limit}.")
-    return _to_event(raw, api, frame)
+        refused = Rejection(Code.EVENT_TOO_LARGE, f"The event is {size} bytes serialized; the limit is {limit}.")
+        return refused, (None, None)
+    return _to_event(raw, api, frame), (depth_bound, size_bound)
 
 
 def _touchpoint_of(
-    intake: Intake, event: EventIn | Rejection, *, source: str, received_at: datetime
+    intake: Intake,
+    event: EventIn | Rejection,
+    *,
+    source: str,
+    received_at: datetime,
+    measured: tuple[int | None, int | None],
 ) -> Accepted | Rejection:
     if isinstance(event, Rejection):
         return event
@@ -135,6 +158,8 @@ def _touchpoint_of(
         received_at=received_at,
         new_id=intake.new_id,
         max_properties_bytes=intake.limits.max_properties_bytes,
+        depth_bound=measured[0],
+        size_bound=measured[1],
     )
     if isinstance(touchpoint, Rejection):
         return touchpoint

@@ -8,7 +8,6 @@ the batch in flight commit, then stops the loop and the relay.
 
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from services.profile import bootstrap
 from services.profile.config import ProfileSettings
 from shared.consumer import ExactlyOnceConsumer
+from shared.gc_tuning import tune_gc
 from shared.kafka import create_producer
 from shared.observability import start_metrics_server
 
@@ -54,26 +54,6 @@ async def start_when_reachable(factory: Callable[[], S], stop: asyncio.Event, *,
             await _pause(stop, delay)
             delay = min(delay * 2, 5.0)
     return None
-
-
-# Young collections every 50,000 net allocations instead of 700 (see tune_gc).
-GC_THRESHOLDS = (50_000, 20, 10)
-
-
-def tune_gc() -> None:
-    """Keep the cyclic garbage collector out of the fold's way.
-
-    A batch keeps tens of thousands of small containers alive until it commits (events,
-    working copies of profiles, facts); with the default thresholds a young collection runs
-    every 700 of them, promotes the whole batch to the older generations, and the full
-    collections that follow rescan every module, class and schema built at start-up. Nearly
-    all of a batch is freed by reference counting when it ends, so collecting the young
-    generation less often finds the same garbage at a fraction of the cost, and freezing
-    what start-up built takes it out of every later collection.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 async def consume(settings: ProfileSettings, stop: asyncio.Event) -> None:

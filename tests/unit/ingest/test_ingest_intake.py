@@ -2,6 +2,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 
 from services.ingest.domain.rate_limit import TokenBuckets
@@ -139,4 +140,59 @@ async def test_an_oversized_event_is_refused() -> None:
     intake.limits = Limits(max_event_bytes=100)
     results = await run(intake, [page(properties={"x": "y" * 200}), page()])
     assert results[0].error is not None and results[0].error.code is Code.EVENT_TOO_LARGE
+    assert results[1].outcome is Outcome.ACCEPTED
+
+
+def nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(depth - 1):
+        value = {"k": value}
+    return value
+
+
+@pytest.mark.parametrize("api", [Api.NATIVE, Api.SEGMENT])
+@pytest.mark.parametrize("batched", [True, False])
+async def test_too_deep_free_form_json_is_refused_shallow_is_accepted(api: Api, batched: bool) -> None:
+    """Batched native events skip the depth walk when their brackets cannot nest that deep; the
+    refusal must be the same either way."""
+    from services.ingest.domain.nesting import MAX_DEPTH
+
+    deep, shallow = nested(MAX_DEPTH + 1), nested(MAX_DEPTH)
+    if api is Api.NATIVE:
+        items = [page(id="d", context=deep), page(id="s", context=shallow), page(id="x", traits={"a": [1, {"b": 2}]})]
+    else:
+        items = [{"type": "page", "anonymousId": "a1", "messageId": m, "properties": p}
+                 for m, p in (("d", deep), ("s", shallow), ("x", {"a": [1, {"b": 2}]}))]
+    results = [
+        result
+        for item in items
+        for result in await run(intake_with(FakePublisher()), [item], api=api, batched=batched,
+                                single_size=None if batched else 100)
+    ]
+    assert results[0].error is not None and results[0].error.code is Code.INVALID_FIELD
+    assert "nests deeper" in results[0].error.message
+    assert [r.outcome for r in results[1:]] == [Outcome.ACCEPTED, Outcome.ACCEPTED]
+
+
+@pytest.mark.parametrize("api", [Api.NATIVE, Api.SEGMENT])
+@pytest.mark.parametrize("batched", [True, False])
+async def test_properties_over_their_limit_are_refused_in_batches_and_alone(api: Api, batched: bool) -> None:
+    """Properties are measured only when the whole event may exceed their limit; the refusal must
+    be the same either way."""
+    intake = intake_with(FakePublisher())
+    intake.limits = Limits(max_properties_bytes=60)
+    big, small = {"blob": "x" * 80}, {"n": 1}
+    if api is Api.NATIVE:
+        items = [page(id="b", properties=big), page(id="s", properties=small)]
+    else:
+        items = [{"type": "page", "anonymousId": "a1", "messageId": m, "properties": p}
+                 for m, p in (("b", big), ("s", small))]
+    results = [
+        result
+        for item in items
+        for result in await run(intake, [item], api=api, batched=batched,
+                                single_size=None if batched else len(orjson.dumps(item)))
+    ]
+    assert results[0].error is not None and (results[0].error.code, results[0].error.path.split(".")[-1]) == (
+        Code.EVENT_TOO_LARGE, "properties")
     assert results[1].outcome is Outcome.ACCEPTED
