@@ -21,6 +21,7 @@ Identities and timeline rows of a merged-away profile are repointed to its survi
 earlier redirects to it are shortened, so `merged_into` is always a single hop.
 """
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -46,6 +47,7 @@ class GraphKeptMoving(RuntimeError):
     """The profiles of a batch kept being merged or erased under it; the batch is retried."""
 
 
+@functools.lru_cache(maxsize=100_000)  # a customer's identities come back batch after batch
 def pair_lock_key(pair: IdentityPair) -> int:
     digest = hashlib.blake2b(f"{pair[0]}\x1f{pair[1]}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)

@@ -119,7 +119,7 @@ def event_facts(
     key, at = event.dedup_key, utc(event.occurred_at)
     out: list[CustomerFact] = []
 
-    channel = event.channel.value
+    channel = event.channel._value_
 
     def fact(
         kind: FactKind,

@@ -155,9 +155,10 @@ class ProfileBuilder:
         for key, flag in event.consent.items():
             _put_latest(self.consent, key, Stamped(flag, stamp))
         self.events += 1
-        _add(self.by_phase, event.phase.value)
-        _add(self.by_channel, event.channel.value)
-        _add(self.by_initiator, event.initiator.value)
+        # `_value_`, the member's value as a plain attribute: `.value` goes through a descriptor
+        _add(self.by_phase, event.phase._value_)
+        _add(self.by_channel, event.channel._value_)
+        _add(self.by_initiator, event.initiator._value_)
         _add(self.by_type, event.type)
         self._apply_order(event, stamp)
         if event.cost is not None:
@@ -182,7 +183,7 @@ class ProfileBuilder:
                     stamp=stamp,
                     revenue=order.revenue,
                     currency=order.currency,
-                    channel=event.channel.value,
+                    channel=event.channel._value_,
                     categories=tuple(sorted({i.category for i in order.items if i.category})),
                     products=tuple(sorted({p for i in order.items if (p := i.product_id or i.sku)})),
                 )

@@ -37,7 +37,12 @@ class OrdersSummary:
     acquisition_channel: str | None = None
 
 
+_NO_ORDERS = OrdersSummary()
+
+
 def summarize_orders(orders: Mapping[str, OrderEntry]) -> OrdersSummary:
+    if not orders:
+        return _NO_ORDERS  # most profiles are prospects
     gross = cancelled = refunded = ZERO
     count = 0
     categories: set[str] = set()

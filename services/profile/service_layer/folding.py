@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.profile.adapters.codec import encode_profile
 from services.profile.adapters.graph_store import PostgresGraphStore
+from services.profile.adapters.ids import RandomIds
 from services.profile.adapters.messages import OutboxMessage, fact_message
 from services.profile.adapters.profile_cache import ProfileCache
 from services.profile.domain.identity import IdentityPair, usable_pairs
@@ -164,6 +165,7 @@ class FoldHandler:
     def __init__(self, *, rules: LifecycleRules, facts_topic: str, cache: ProfileCache | None = None) -> None:
         self.rules, self.facts_topic, self.cache = rules, facts_topic, cache
         self._pending: tuple[AsyncConnection, FoldReport] | None = None
+        self.new_id = RandomIds()
         # Decoded batches by the identity of the record sequence the loop prepared them for: the
         # batch in flight and the next one.
         self._prepared: dict[int, tuple[Sequence[Record], list[DecodedRecord]]] = {}
@@ -192,6 +194,7 @@ class FoldHandler:
             facts_topic=self.facts_topic,
             decoded=prepared[1] if prepared is not None and prepared[0] is records else None,
             saving=self.saving,
+            new_id=self.new_id,
         )
         self._pending = (conn, report)
         return [DeadLetter(records[r.index], r.reason, r.detail) for r in report.rejections]
