@@ -4,8 +4,9 @@
     endpoint that parses the same JSON, both under uvicorn with the same settings (one
     worker, uvloop, httptools, no access log), driven by the same keep-alive raw-socket
     load generator at a fixed concurrency;
-(b) events/s of batch ingest (500 events per request) versus a raw aiokafka producer
-    sending the same events (same keys, values and headers) to the same broker.
+(b) events/s of batch ingest (500 events per request) versus a raw aiokafka producer with the
+    service's producer settings sending the same events (same keys, values and headers) to the
+    same broker.
 
 The two sides of each comparison alternate in short rounds (same total time each), so that
 load from other processes on the machine falls on both alike. Run
@@ -27,6 +28,7 @@ import httpx
 import orjson
 from fastapi import FastAPI, Request, Response
 
+from services.ingest.config import IngestSettings
 from services.ingest.domain.rejections import Rejection
 from services.ingest.domain.touchpoints import build_touchpoint
 from services.ingest.domain.validation import validate_event
@@ -169,7 +171,8 @@ class RawProducer:
     def __init__(self, env: Env, batches: Sequence[Sequence[dict[str, object]]]) -> None:
         received = datetime.now(UTC)
         self.topic = env.settings.topics.touchpoints
-        self.producer = create_producer(env.settings)
+        # The producer settings of the service: its linger (none by default), acks=all, idempotence.
+        self.producer = create_producer(env.settings, linger_ms=IngestSettings().kafka_linger_ms)
         self.batches: list[list[KafkaRecord]] = []
         for batch in batches:
             records = []

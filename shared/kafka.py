@@ -2,10 +2,14 @@
 
 import asyncio
 import logging
+import random
+from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 
 from shared.settings import CommonSettings
 
@@ -25,6 +29,37 @@ def create_producer(settings: CommonSettings, **overrides: object) -> AIOKafkaPr
     }
     options.update(overrides)
     return AIOKafkaProducer(**options)  # type: ignore[arg-type]
+
+
+# A message to send: (topic, key, value, headers).
+Message = tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]
+
+
+async def send_batched(producer: AIOKafkaProducer, messages: Sequence[Message]) -> None:
+    """Send `messages` and return once the broker acknowledged every one; raise if any failed.
+
+    They are packed, in their order, into one record batch per partition (more when one fills)
+    and handed over with `send_batch`, instead of one `send` (and one future) per message. A
+    keyed message goes where the producer's default partitioner would put it (murmur2 of the
+    key), so per-key order and placement are the same as with `send`."""
+    partitions: dict[str, list[int]] = {}
+    open_batches: dict[tuple[str, int], Any] = {}
+    delivered: list[asyncio.Future[Any]] = []
+    for topic, key, value, headers in messages:
+        known = partitions.get(topic)
+        if known is None:
+            known = partitions[topic] = sorted(await producer.partitions_for(topic))
+        partition = known[(murmur2(key) & 0x7FFFFFFF) % len(known)] if key is not None else random.choice(known)
+        batch = open_batches.get((topic, partition))
+        if batch is None:
+            batch = open_batches[(topic, partition)] = producer.create_batch()
+        if batch.append(timestamp=None, key=key, value=value, headers=list(headers)) is None:  # full
+            delivered.append(await producer.send_batch(batch, topic, partition=partition))
+            batch = open_batches[(topic, partition)] = producer.create_batch()
+            batch.append(timestamp=None, key=key, value=value, headers=list(headers))
+    for (topic, partition), batch in open_batches.items():
+        delivered.append(await producer.send_batch(batch, topic, partition=partition))
+    await asyncio.gather(*delivered)
 
 
 def topic_specs(settings: CommonSettings) -> list[NewTopic]:

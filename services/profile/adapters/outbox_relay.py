@@ -19,6 +19,8 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from shared.kafka import send_batched
+
 log = logging.getLogger(__name__)
 
 PENDING = Gauge("touchpoint_outbox_pending", "Outbox rows not yet published.", ["service"])
@@ -74,11 +76,11 @@ class OutboxRelay:
                 )
             ).all()
             if rows:
-                sent = []
-                for row in rows:
-                    headers = [(name, value.encode()) for name, value in orjson.loads(row.headers)]
-                    sent.append(await self.producer.send(row.topic, row.value, key=row.key, headers=headers))
-                await asyncio.gather(*sent)
+                messages = [
+                    (row.topic, row.key, row.value, [(name, raw.encode()) for name, raw in orjson.loads(row.headers)])
+                    for row in rows
+                ]
+                await send_batched(self.producer, messages)
                 await conn.execute(
                     text("UPDATE profile.outbox SET published_at = now() WHERE id = ANY(CAST(:ids AS bigint[]))"),
                     {"ids": [row.id for row in rows]},
