@@ -121,10 +121,10 @@ class GroupCommit:
                 if current is None:
                     current = open_batches[partition] = (producer.create_batch(), {})
                 batch, members = current
-                if batch.append(timestamp=None, key=record.key, value=record.value, headers=record.headers) is None:
+                if not _append(batch, record):
                     packed.append((partition, batch, members))  # full: a new batch for this partition
                     batch, members = open_batches[partition] = (producer.create_batch(), {})
-                    batch.append(timestamp=None, key=record.key, value=record.value, headers=record.headers)
+                    _append(batch, record)
                 members[submission] = members.get(submission, 0) + 1
         packed.extend((partition, batch, members) for partition, (batch, members) in open_batches.items())
         return packed
@@ -138,6 +138,18 @@ class GroupCommit:
             cached = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
             self._partition_cache[(key, len(partitions))] = cached
         return cached
+
+
+def _append(batch: Any, record: KafkaRecord) -> bool:
+    """`batch.append(timestamp=None, key=..., value=..., headers=...)` without its wrapper: the
+    producer has no serializers to apply, so the record goes straight to the batch's record
+    builder (aiokafka's C implementation), and the wrapper's offset is advanced as it would.
+    False when the batch is full (and closed)."""
+    if batch._builder.append(batch._relative_offset, None, key=record.key, value=record.value, headers=record.headers):
+        batch._relative_offset += 1
+        return True
+    batch.close()
+    return False
 
 
 def _settle(delivered: "asyncio.Future[Any]", members: Members) -> None:

@@ -60,6 +60,7 @@ class KafkaPublisher:
         self._retiring: set[asyncio.Task[None]] = set()
         self.group_commit = GroupCommit(self.topic, lambda: self.producer)
         self.records = RecordEncoder()
+        SENDS_IN_FLIGHT.set_function(lambda: self.in_flight)  # the process's publisher (one per process)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -153,8 +154,7 @@ class KafkaPublisher:
         if self.in_flight + count > self.settings.max_sends_in_flight:
             raise Unavailable(UnavailableReason.OVERLOADED)
         records = [self.records.encode(t) for t in touchpoints]
-        self.in_flight += count
-        SENDS_IN_FLIGHT.inc(count)
+        self.in_flight += count  # SENDS_IN_FLIGHT reads it when scraped
         started = time.perf_counter()
         try:
             await self._send_all(records)
@@ -165,7 +165,6 @@ class KafkaPublisher:
             raise
         finally:
             self.in_flight -= count
-            SENDS_IN_FLIGHT.dec(count)
         self.failing_since = None
         SEND_DURATION.observe(time.perf_counter() - started)
 

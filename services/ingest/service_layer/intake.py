@@ -215,5 +215,8 @@ async def ingest(
         except Unavailable as refused:
             UNAVAILABLE.labels(refused.reason.value).inc()
             raise
-        ACCEPTED.labels(api.value).inc(len(accepted))
+        _ACCEPTED_BY_API[api].inc(len(accepted))
     return results
+
+
+_ACCEPTED_BY_API = {api: ACCEPTED.labels(api.value) for api in Api}
