@@ -3,6 +3,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from services.ingest.adapters.kafka_publisher import KafkaPublisher
 from services.ingest.config import IngestSettings
@@ -70,9 +71,9 @@ class StuckProducer:
         return asyncio.get_running_loop().create_future()
 
 
-class StuckBatch:
-    def append(self, **record: Any) -> int:
-        return 0
+def StuckBatch() -> BatchBuilder:
+    """A real (local) record batch, as the producer's create_batch gives."""
+    return BatchBuilder(16384, 0, is_transactional=False)
 
 
 def publisher_with(produced: list[StuckProducer], clock: Clock) -> KafkaPublisher:
@@ -136,3 +137,19 @@ async def test_too_many_records_in_flight_is_overloaded() -> None:
     with pytest.raises(Unavailable) as refused:
         await publisher.publish([TOUCHPOINT])
     assert refused.value.reason is UnavailableReason.OVERLOADED
+
+
+async def test_the_in_flight_gauge_shows_the_records_awaiting_acknowledgement() -> None:
+    from prometheus_client import REGISTRY
+
+    clock, produced = Clock(), list[StuckProducer]()
+    publisher = publisher_with(produced, clock)
+    await publisher.start()
+    gauge = lambda: REGISTRY.get_sample_value("touchpoint_kafka_sends_in_flight")  # noqa: E731
+    sending = asyncio.create_task(publisher.publish([TOUCHPOINT, TOUCHPOINT]))
+    await asyncio.sleep(0.01)  # handed over, never acknowledged (the deadline is 50 ms)
+    assert gauge() == 2
+    with pytest.raises(Unavailable):
+        await sending
+    assert gauge() == 0
+    await publisher.stop()
