@@ -15,7 +15,7 @@ TYPE_PREFIX = "io.touchpoint."
 Headers = list[tuple[str, bytes]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: ingest builds one per event, and a frozen one costs twice as much
 class KafkaRecord:
     key: bytes
     value: bytes

@@ -56,7 +56,8 @@ class GroupCommit:
         self._pending: list[Submission] = []
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
-        self._partition_cache: dict[tuple[bytes, int], int] = {}
+        self._partition_cache: dict[bytes, int] = {}  # key -> partition, for `_partitions_seen` partitions
+        self._partitions_seen = 0
 
     def submit(self, records: Sequence[KafkaRecord]) -> "asyncio.Future[None]":
         """Queue `records`; the future resolves when the broker acknowledged all of them."""
@@ -131,12 +132,14 @@ class GroupCommit:
 
     def _partition_of(self, key: bytes, partitions: list[int]) -> int:
         """As the producer's default partitioner: murmur2 of the key."""
-        cached = self._partition_cache.get((key, len(partitions)))
+        if len(partitions) != self._partitions_seen:  # the topic grew: every key may move
+            self._partition_cache.clear()
+            self._partitions_seen = len(partitions)
+        cached = self._partition_cache.get(key)
         if cached is None:
             if len(self._partition_cache) >= PARTITION_CACHE_SIZE:
                 self._partition_cache.clear()
-            cached = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
-            self._partition_cache[(key, len(partitions))] = cached
+            cached = self._partition_cache[key] = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
         return cached
 
 

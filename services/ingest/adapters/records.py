@@ -28,7 +28,7 @@ class RecordEncoder:
 
     def encode(self, touchpoint: Accepted) -> KafkaRecord:
         t = touchpoint
-        occurred = t.occurred_at
+        occurred = orjson.dumps(t.occurred_at, option=_UTC_Z)  # the JSON string, quotes included
         doc: dict[str, Any] = {
             "id": t.id,
             "source": t.source,
@@ -37,7 +37,7 @@ class RecordEncoder:
             "phase": t.phase,
             "channel": t.channel,
             "identities": t.identities,
-            "occurred_at": occurred,
+            "occurred_at": orjson.Fragment(occurred),  # formatted once, for the value and ce_time
             "received_at": t.received_at,
         }
         if t.sent_at is not None:
@@ -61,14 +61,14 @@ class RecordEncoder:
         if t.context:
             doc["context"] = t.context
         return KafkaRecord(
-            key=t.partition_key().encode(),
-            value=orjson.dumps(doc, option=_UTC_Z),
-            headers=[
+            t.partition_key().encode(),
+            orjson.dumps(doc, option=_UTC_Z),
+            [
                 ("ce_specversion", SPEC_VERSION),
                 ("ce_id", t.id.encode()),
                 ("ce_source", self._bytes(self._sources, t.source, "")),
                 ("ce_type", self._bytes(self._types, t.type, TYPE_PREFIX + "touchpoint.")),
-                ("ce_time", orjson.dumps(occurred, option=_UTC_Z)[1:-1]),
+                ("ce_time", occurred[1:-1]),
                 ("content-type", CONTENT_TYPE),
             ],
         )
