@@ -7,6 +7,7 @@ after validation, stamping the server-owned fields (source, received_at).
 
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -95,7 +96,7 @@ class Touchpoint(Frozen):
     properties: dict[str, Any] = Field(default_factory=dict)
     context: dict[str, Any] = Field(default_factory=dict)
 
-    @property
+    @cached_property  # read several times per event by the fold
     def dedup_key(self) -> str:
         return f"{self.source}\x1f{self.id}"
 
