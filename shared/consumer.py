@@ -255,6 +255,7 @@ class ExactlyOnceConsumer:
                 else:
                     polled_at, records = await ahead
                     ahead = None
+                    await self._rewind_reset_logs()  # what `_poll` does, now that no batch is in flight
                     # Taken while the batch before was in flight: stale if a seek came meanwhile (the
                     # fetcher starts over from the sought offsets then).
                     records = self._unfolded(records) if polled_at == self._seeks else []
@@ -271,9 +272,10 @@ class ExactlyOnceConsumer:
                 await asyncio.gather(ahead, return_exceptions=True)
             await self.flush_kafka_commits()
 
-    async def _poll(self, *, timeout_ms: int) -> list[Record]:
+    async def _poll(self, *, timeout_ms: int, ahead: bool = False) -> list[Record]:
         batch = await self.consumer.getmany(timeout_ms=timeout_ms, max_records=self.max_records)
-        await self._rewind_reset_logs()
+        if not ahead:  # polled ahead, a batch is in flight: `run` checks for a reset log once it is done
+            await self._rewind_reset_logs()
         return self._unfolded([r for rs in batch.values() for r in rs])
 
     def _unfolded(self, records: list[Record]) -> list[Record]:
@@ -299,7 +301,7 @@ class ExactlyOnceConsumer:
         count it was taken at."""
         await self._ahead_window.wait()
         seeks = self._seeks
-        records = await self._poll(timeout_ms=0)
+        records = await self._poll(timeout_ms=0, ahead=True)
         if records and self.prepare is not None:
             await self.prepare(records)
         return seeks, records
