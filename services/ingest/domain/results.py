@@ -22,7 +22,7 @@ class ItemResult:
     error: Rejection | None = None
 
     def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"index": self.index, "id": self.id, "status": self.outcome.value}
+        body: dict[str, Any] = {"index": self.index, "id": self.id, "status": self.outcome._value_}
         if self.error is not None:
             body["error"] = self.error.as_json()
         return body
@@ -41,11 +41,13 @@ def status_of(results: Sequence[ItemResult]) -> int:
 
 def summary(results: Sequence[ItemResult]) -> dict[str, Any]:
     counts = {outcome: 0 for outcome in Outcome}
+    items = []
     for r in results:
         counts[r.outcome] += 1
+        items.append(r.as_json())
     return {
         "accepted": counts[Outcome.ACCEPTED],
         "duplicates": counts[Outcome.DUPLICATE],
         "rejected": counts[Outcome.REJECTED],
-        "results": [r.as_json() for r in results],
+        "results": items,
     }
