@@ -112,29 +112,32 @@ class Accepted:
         )
 
 
-# Normalized identity values by (kind, value as sent): a visitor or customer sends many events
-# with the same identities. Bounded; emptied when full.
-_NORMALIZED: dict[tuple[IdentityKind, str], str | None] = {}
+# Normalized identities by the values as sent (and where they stand), for events without external
+# ids: a visitor or customer sends many events with the same identities. The documents are
+# shared between events and never changed. Bounded; emptied when full.
+_NORMALIZED: dict[tuple[str, str | None, str | None, str | None, str | None], IdentityDoc | Rejection | None] = {}
 _NORMALIZED_MAX = 100_000
 
 
-def _normalized(kind: IdentityKind, raw: str) -> str | None:
-    key = (kind, raw)
+def normalized_identities(given: IdentitiesIn, path: str) -> IdentityDoc | Rejection | None:
+    """The normalized identities as their JSON object, or None when not one real value is left."""
+    if given.external:
+        return _normalize_identities(given, path)
+    key = (path, given.customer_id, given.anonymous_id, given.email, given.phone)
     try:
         return _NORMALIZED[key]
     except KeyError:
         if len(_NORMALIZED) >= _NORMALIZED_MAX:
             _NORMALIZED.clear()
-        value = _NORMALIZED[key] = normalize(kind, raw)
-        return value
+        found = _NORMALIZED[key] = _normalize_identities(given, path)
+        return found
 
 
-def normalized_identities(given: IdentitiesIn, path: str) -> dict[str, Any] | Rejection | None:
-    """The normalized identities as their JSON object, or None when not one real value is left."""
+def _normalize_identities(given: IdentitiesIn, path: str) -> IdentityDoc | Rejection | None:
     values: dict[str, Any] = {}
     for kind, name in _SCALAR_KINDS:
         raw = getattr(given, name)
-        if raw is not None and (value := _normalized(kind, raw)) is not None:
+        if raw is not None and (value := normalize(kind, raw)) is not None:
             if len(value) > SHORT_TEXT_MAX:  # lower-casing can lengthen some letters
                 return Rejection(
                     Code.INVALID_FIELD,
@@ -217,7 +220,7 @@ def build_touchpoint(
         return Rejection(
             Code.MISSING_ORDER, f"A {event.type} event needs an order (order_id, revenue, currency).", "order"
         )
-    referral_of: dict[str, Any] | None = None
+    referral_of: IdentityDoc | None = None
     if event.referral_of is not None:
         referred = normalized_identities(event.referral_of, "referral_of")
         if isinstance(referred, Rejection):

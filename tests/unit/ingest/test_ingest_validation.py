@@ -244,3 +244,19 @@ def test_nesting_deeper_than_every_consumer_reads_is_refused() -> None:
     assert deeper_than({"k": nested}, MAX_DEPTH)
     assert deeper_than([[nested]], MAX_DEPTH)
     assert not deeper_than({"a": 1, "b": [1, 2, {"c": None}]}, 3)
+
+
+def test_identities_normalize_the_same_wherever_they_stand_and_however_often_they_come() -> None:
+    """Normalized identities are cached by the values sent; the cache must not mix up where they
+    stand (the refusal's path) or events with external ids."""
+    long_email = "İ" * 150 + "@x.io"  # 155 characters sent; lower-casing İ doubles them
+    for _ in range(2):  # the second time from the cache
+        assert rejected({"type": "page_view", "identities": {"email": long_email}}).path == "identities.email"
+        refusal = rejected({"type": "referral_made", "identities": {"customer_id": "c1"},
+                            "referral_of": {"email": long_email}})
+        assert refusal.path == "referral_of.email"
+        assert rejected({"type": "page_view", "identities": {"anonymous_id": "null"}}).code is Code.MISSING_IDENTITY
+        tp = accepted({"type": "page_view", "identities": {"email": " Ada@X.io ", "anonymous_id": "a1"}})
+        assert tp.identities.email == "ada@x.io" and tp.identities.anonymous_id == "a1"
+        tp = accepted({"type": "page_view", "identities": {"email": "Ada@X.io", "external": {"crm": " 7 "}}})
+        assert tp.identities.external == {"crm": "7"} and tp.identities.email == "ada@x.io"
