@@ -229,7 +229,7 @@ async def load_profiles(env: Env, n: int) -> float:
         await conn.execute(
             "INSERT INTO profile.profiles (id, customer_id, state, stage, segment, first_seen_at, last_seen_at, "
             "last_purchase_at) SELECT md5('p' || i)::uuid, 'c' || i, "
-            "jsonb_set($1::jsonb, '{customer_id}', to_jsonb('c' || i)), "
+            "jsonb_set($1::jsonb, '{customer_id}', to_jsonb('c' || i))::json, "
             "(ARRAY['prospect','customer','repeat','loyal','advocate'])[1 + i % 5], (ARRAY['smb','vip'])[1 + i % 2], "
             "now() - (i % 700) * interval '1 day', now() - (i % 30) * interval '1 day', "
             "now() - (i % 200) * interval '1 day' FROM generate_series(1, $2) AS i",

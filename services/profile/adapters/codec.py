@@ -1,4 +1,4 @@
-"""The stored form of a profile (profiles.state, jsonb): plain JSON, money as decimal strings.
+"""The stored form of a profile (profiles.state, json): plain JSON, money as decimal strings.
 
 Times are ISO 8601 strings; orjson writes the datetimes itself (the same text as
 `datetime.isoformat`), which is much cheaper than formatting them one by one in Python."""
@@ -124,7 +124,9 @@ def profile_from_dict(raw: Mapping[str, Any]) -> Profile:
 
 
 def encode_profile(profile: Profile) -> str:
-    return orjson.dumps(profile_to_dict(profile)).decode()
+    """The canonical text: keys sorted, so equal profiles are stored as equal text whatever order
+    their events were folded in (the column is json, which keeps the text as written)."""
+    return orjson.dumps(profile_to_dict(profile), option=orjson.OPT_SORT_KEYS).decode()
 
 
 def decode_profile(raw: str | bytes) -> Profile:

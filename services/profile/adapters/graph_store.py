@@ -137,7 +137,7 @@ class PostgresGraphStore:
                 "SELECT * FROM unnest(CAST(:link_kinds AS text[]), CAST(:link_values AS text[]), "
                 "CAST(:link_ids AS uuid[])) ON CONFLICT (kind, value) DO UPDATE SET profile_id = EXCLUDED.profile_id), "
                 "placed AS (INSERT INTO profile.timeline (profile_id, occurred_at, event_key, type, touchpoint) "
-                "SELECT u.id, u.at, u.key, u.type, CAST(u.doc AS jsonb) FROM unnest(CAST(:tl_ids AS uuid[]), "
+                "SELECT u.id, u.at, u.key, u.type, CAST(u.doc AS json) FROM unnest(CAST(:tl_ids AS uuid[]), "
                 "CAST(:tl_at AS timestamptz[]), CAST(:tl_keys AS text[]), CAST(:tl_types AS text[]), "
                 "CAST(:tl_docs AS text[])) AS u(id, at, key, type, doc) ON CONFLICT DO NOTHING), "
                 "merged AS (INSERT INTO profile.merges (survivor_id, merged_id, reason, event_key, occurred_at) "
@@ -206,7 +206,7 @@ class PostgresGraphStore:
             text(
                 outbox_sql + "INSERT INTO profile.profiles AS p (id, merged_into, customer_id, state, stage, segment, "
                 "first_seen_at, last_seen_at, last_purchase_at, explicitly_churned) "
-                "SELECT u.id, u.merged_into, u.customer_id, CAST(u.state AS jsonb), u.stage, u.segment, "
+                "SELECT u.id, u.merged_into, u.customer_id, CAST(u.state AS json), u.stage, u.segment, "
                 "u.first_seen, u.last_seen, u.last_purchase, u.churned "
                 "FROM unnest(CAST(:id AS uuid[]), CAST(:merged_into AS uuid[]), CAST(:customer_id AS text[]), "
                 "CAST(:state AS text[]), CAST(:stage AS text[]), CAST(:segment AS text[]), "
@@ -218,7 +218,7 @@ class PostgresGraphStore:
                 "customer_id = EXCLUDED.customer_id, state = EXCLUDED.state, stage = EXCLUDED.stage, "
                 "segment = EXCLUDED.segment, first_seen_at = EXCLUDED.first_seen_at, "
                 "last_seen_at = EXCLUDED.last_seen_at, last_purchase_at = EXCLUDED.last_purchase_at, "
-                "explicitly_churned = EXCLUDED.explicitly_churned, updated_at = now() "
+                "explicitly_churned = EXCLUDED.explicitly_churned, updated_at = now(), version = p.version + 1 "
                 "RETURNING p.id, p.version"
             ),
             {
@@ -240,7 +240,7 @@ class PostgresGraphStore:
 
 _OUTBOX_CTE = (
     "WITH outbox AS (INSERT INTO profile.outbox (topic, key, value, headers) "
-    "SELECT u.topic, u.key, u.value, CAST(u.headers AS jsonb) FROM unnest(CAST(:topics AS text[]), "
+    "SELECT u.topic, u.key, u.value, CAST(u.headers AS json) FROM unnest(CAST(:topics AS text[]), "
     "CAST(:keys AS bytea[]), CAST(:vals AS bytea[]), CAST(:headers AS text[])) "
     "WITH ORDINALITY AS u(topic, key, value, headers, n) ORDER BY u.n) "
 )

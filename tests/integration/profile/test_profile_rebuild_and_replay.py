@@ -53,7 +53,8 @@ async def test_rebuild_from_the_timeline_gives_identical_profiles(env: Env) -> N
         async with engine.begin() as conn:
             await conn.execute(
                 text(
-                    "UPDATE profile.profiles SET state = jsonb_set(state, '{events}', '0'), stage = 'advocate' "
+                    "UPDATE profile.profiles SET state = jsonb_set(state::jsonb, '{events}', '0')::json, "
+                    "stage = 'advocate' "
                     "WHERE id IN (SELECT id FROM profile.profiles WHERE state IS NOT NULL ORDER BY id LIMIT 7)"
                 )
             )
