@@ -31,6 +31,12 @@ def create_producer(settings: CommonSettings, **overrides: object) -> AIOKafkaPr
     return AIOKafkaProducer(**options)  # type: ignore[arg-type]
 
 
+def default_partition(key: bytes, partitions: Sequence[int]) -> int:
+    """Where the producer's default partitioner puts a keyed message: murmur2 of the key
+    (positive part) modulo the number of partitions, as the Java client does."""
+    return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+
+
 # A message to send: (topic, key, value, headers).
 Message = tuple[str, bytes | None, bytes, Sequence[tuple[str, bytes]]]
 
@@ -49,7 +55,7 @@ async def send_batched(producer: AIOKafkaProducer, messages: Sequence[Message]) 
         known = partitions.get(topic)
         if known is None:
             known = partitions[topic] = sorted(await producer.partitions_for(topic))
-        partition = known[(murmur2(key) & 0x7FFFFFFF) % len(known)] if key is not None else random.choice(known)
+        partition = default_partition(key, known) if key is not None else random.choice(known)
         batch = open_batches.get((topic, partition))
         if batch is None:
             batch = open_batches[(topic, partition)] = producer.create_batch()

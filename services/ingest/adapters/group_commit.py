@@ -20,9 +20,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
-from aiokafka.partitioner import murmur2
 
 from shared.envelope import KafkaRecord
+from shared.kafka import default_partition
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class GroupCommit:
         if cached is None:
             if len(self._partition_cache) >= PARTITION_CACHE_SIZE:
                 self._partition_cache.clear()
-            cached = self._partition_cache[key] = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+            cached = self._partition_cache[key] = default_partition(key, partitions)
         return cached
 
 
