@@ -11,6 +11,13 @@ The version trigger now runs only for writers that leave the version alone (the 
 an erasure, an operator's UPDATE); the fold bumps it in its own upsert and skips a PL/pgSQL
 call per row.
 
+Compatible both ways during a rolling update or a rollback: the previous release's statements
+cast to jsonb, which is assigned to a json column by the built-in assignment cast, and its
+upserts leave the version alone, so the trigger bumps it. Changing a column's type rewrites the
+table under an exclusive lock: the timeline grows with every event, so on a large installation
+run this migration in a quiet window (the consumers wait for it and then catch up; ingest is
+not affected).
+
 Revision ID: 0006_profile_json_documents
 Revises: 0005_profile_version
 """
