@@ -2,8 +2,9 @@
 
 An entry is the profile as a committed transaction wrote it, with the row version that
 write produced (`profile.profiles.version`, bumped on every update: by the fold's own
-upsert, and by a trigger for every other writer). It is used only when the row, locked FOR UPDATE, still has that version; any other writer (a
-consumer of the same group, the rebuild, an erasure, an operator) moves the version on,
+upsert, and by a trigger for every other writer). It is used only when the row, locked
+FOR UPDATE, still has that version; any other writer (a consumer of the same group, the
+rebuild, an erasure, an operator) moves the version on,
 and the row is read from Postgres again. Entries are filled only after the transaction
 that wrote them committed, so a rolled-back batch never leaves anything behind. Profiles
 are frozen values, so handing the same one to several batches is safe.
